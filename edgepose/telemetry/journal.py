@@ -1,0 +1,113 @@
+"""Session journal: a session open on disk is a session that has not been reported yet.
+
+``open_session`` writes one small JSON file per session in ``<state_dir>/sessions/``;
+``checkpoint`` updates it with the reps so far; ``close_session`` removes it once the summary is
+safe in the outbox. Files still present at the next start belong to a process that was killed:
+:meth:`SessionJournal.recover_interrupted` turns them into summaries with
+``"status": "interrupted"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class SessionJournal:
+    """Open-session records under ``<state_dir>/sessions``."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(state_dir) / "sessions"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, session_id: str) -> Path:
+        if not isinstance(session_id, str) or not _SAFE.match(session_id):
+            raise ValueError(f"session_id {session_id!r} must be 1-128 of A-Z a-z 0-9 _ . : -")
+        return self.dir / f"{session_id}.json"
+
+    def _write(self, path: Path, record: dict[str, Any]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        try:  # make the rename itself durable
+            fd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:  # pragma: no cover - some filesystems refuse fsync on a directory
+            pass
+
+    def open_session(self, session_id: str, program: str, started_at: float | None = None) -> None:
+        """Record that a session started (before any of it can be lost)."""
+        record = {"session_id": session_id, "program": program,
+                  "started_at": time.time() if started_at is None else float(started_at),
+                  "checkpoint": {}, "checkpoint_at": None}
+        self._write(self._path(session_id), record)
+
+    def checkpoint(self, session_id: str, partial_summary: dict[str, Any]) -> None:
+        """Store the summary so far, so an interrupted session still reports its reps."""
+        path = self._path(session_id)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KeyError(f"session {session_id!r} is not open; call open_session first") from None
+        record["checkpoint"] = dict(partial_summary)
+        record["checkpoint_at"] = time.time()
+        self._write(path, record)
+
+    def close_session(self, session_id: str, summary: dict[str, Any] | None = None) -> None:
+        """Forget the session; call once its summary is durably stored (e.g. in the outbox)."""
+        try:
+            self._path(session_id).unlink()
+        except FileNotFoundError:
+            pass
+
+    def open_sessions(self) -> list[str]:
+        """Ids of sessions currently recorded as open."""
+        return sorted(p.stem for p in self.dir.glob("*.json"))
+
+    def recover_interrupted(self) -> list[dict[str, Any]]:
+        """Summaries for sessions left open by a previous process (``status: interrupted``).
+
+        The records stay until :meth:`close_session` is called for each, so a crash between
+        recovering and storing them loses nothing. Unreadable records are moved aside to
+        ``<name>.corrupt`` and logged.
+        """
+        out: list[dict[str, Any]] = []
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(record, dict) or "session_id" not in record:
+                    raise ValueError("not a session record")
+            except (OSError, ValueError) as e:
+                target = path.with_name(path.name + ".corrupt")
+                os.replace(path, target)
+                log.error("session journal record %s unreadable (%s); preserved as %s", path, e, target)
+                continue
+            cp = record.get("checkpoint") or {}
+            summary: dict[str, Any] = dict(cp)
+            summary.update({
+                "session_id": record["session_id"],
+                "program": record.get("program", cp.get("program", "unknown")),
+                "started_at": record.get("started_at"),
+                "ended_at": record.get("checkpoint_at") or record.get("started_at"),
+                "status": "interrupted",
+            })
+            summary.setdefault("reps", 0)
+            out.append(summary)
+            log.warning("session %s was interrupted (process stopped before it ended); reporting it",
+                        record["session_id"])
+        return out
