@@ -14,6 +14,7 @@ import sys
 
 # Sub-command modules, in the order `edgepose --help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "infer",
 )
 
 

@@ -1,0 +1,1 @@
+"""Pose inference: LiteRT runtime, BlazePose (detector + landmark) and MoveNet decoders."""

@@ -1,0 +1,320 @@
+"""The pose engine: BlazePose top-down for still images and for video with ROI tracking.
+
+Still images (:meth:`PoseEngine.detect_image`): the detector runs on the whole frame and, when
+people may be small, on overlapping tiles; each person's ROI goes through the landmark model.
+
+Video (:meth:`PoseEngine.process`): each tracked person's next ROI comes from the landmarks of
+the frame before (the model's two helper points), so the detector runs only when nobody is
+tracked, when a track is lost, or every ``detector_every`` frames while fewer than
+``max_people`` are tracked. Keypoints are smoothed with a One Euro filter per person.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.errors import ModelError
+from edgepose.filters import OneEuroFilter
+from edgepose.inference import models
+from edgepose.inference.blazepose import Detection, LandmarkModel, LandmarkResult, PoseDetector
+from edgepose.inference.roi import Roi
+from edgepose.pose import Pose
+
+log = logging.getLogger(__name__)
+
+LANDMARK_CHOICES = {"float": "pose_landmark_full", "int8": "pose_landmark_full_int8"}
+
+
+def default_landmark() -> str:
+    """The landmark model a device uses when nobody says otherwise: see docs/benchmarks.md.
+
+    The float model: on this project's x86 measurements the int8 build is not faster, and it
+    costs accuracy. ``EDGEPOSE_LANDMARK`` overrides it (``float``, ``int8`` or a path).
+    """
+    import os
+
+    return os.environ.get("EDGEPOSE_LANDMARK", "float")
+
+
+def resolve_landmark(choice: str | None) -> Path:
+    """``float``/``int8``/``default``/None → the verified manifest model; anything else is a path."""
+    choice = choice or "default"
+    if choice == "default":
+        choice = default_landmark()
+    if choice in LANDMARK_CHOICES:
+        return models.verified_path(LANDMARK_CHOICES[choice])
+    p = Path(choice)
+    if not p.is_file():
+        raise ModelError(f"--model {choice}: no such file; use float, int8 or the path of a .tflite")
+    return p
+
+
+@dataclass
+class EngineConfig:
+    """How the engine runs.
+
+    Attributes
+    ----------
+    landmark: ``"float"``, ``"int8"``, ``"default"`` or a ``.tflite`` path.
+    max_people: most persons reported per frame.
+    threads: interpreter threads per model.
+    delegate: ``None``/``"xnnpack"``, ``"edgetpu"`` or a delegate library path.
+    detector_every: in video, run the detector at least this often (frames) while fewer than
+        ``max_people`` are tracked.
+    tiles: ``"auto"`` (tiles when looking for several people), ``"on"`` or ``"off"``.
+    smoothing: One Euro smoothing in video mode.
+    min_pose_score: the landmark model's pose flag below which a ROI holds nobody.
+    """
+
+    landmark: str = "default"
+    max_people: int = 1
+    threads: int = 2
+    delegate: str | None = None
+    detector_every: int = 15
+    tiles: str = "auto"
+    smoothing: bool = True
+    min_pose_score: float = 0.5
+    detector_score: float = 0.5
+    detector_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_people < 1:
+            raise ValueError(f"max_people must be at least 1, got {self.max_people}")
+        if self.tiles not in ("auto", "on", "off"):
+            raise ValueError(f"tiles must be auto, on or off, got {self.tiles!r}")
+        if self.detector_every < 1:
+            raise ValueError(f"detector_every must be at least 1, got {self.detector_every}")
+
+
+@dataclass
+class _Track:
+    hint: int
+    roi: Roi
+    result: LandmarkResult
+    age: int = 0
+    filt: OneEuroFilter = field(default_factory=OneEuroFilter)
+
+
+@dataclass
+class EngineStats:
+    frames: int = 0
+    detector_frames: int = 0
+    detector_calls: int = 0
+    landmark_calls: int = 0
+
+
+def tile_regions(w: int, h: int, frac: float = 0.6, overlap: float = 0.3) -> list[tuple[int, int, int, int]]:
+    """Square tiles of side ``frac * min(w, h)`` that overlap by ``overlap`` and cover the frame."""
+    side = int(round(frac * min(w, h)))
+    if side < 64:
+        return []
+    step = max(1, int(side * (1 - overlap)))
+    xs = list(range(0, max(1, w - side) + 1, step))
+    ys = list(range(0, max(1, h - side) + 1, step))
+    if xs[-1] + side < w:
+        xs.append(w - side)
+    if ys[-1] + side < h:
+        ys.append(h - side)
+    return [(x, y, min(side, w - x), min(side, h - y)) for y in ys for x in xs]
+
+
+def _pose_scale(kp: np.ndarray) -> float:
+    x0, y0 = kp[:, 0].min(), kp[:, 1].min()
+    x1, y1 = kp[:, 0].max(), kp[:, 1].max()
+    return float(max(1.0, math.hypot(x1 - x0, y1 - y0)))
+
+
+def same_person(a: np.ndarray, b: np.ndarray, thresh: float = 0.08) -> bool:
+    """Two 33-keypoint sets describe the same person: torso and limb joints nearly coincide."""
+    body = slice(11, 29)
+    d = np.linalg.norm(a[body, :2] - b[body, :2], axis=1)
+    return float(np.median(d)) < thresh * min(_pose_scale(a), _pose_scale(b))
+
+
+class PoseEngine:
+    """BlazePose top-down pose estimation on BGR images. Not thread-safe: one per thread."""
+
+    def __init__(self, config: EngineConfig | None = None):
+        self.config = config or EngineConfig()
+        c = self.config
+        det_path = Path(c.detector_path) if c.detector_path else models.verified_path("pose_detection")
+        self.detector = PoseDetector(det_path, c.threads, c.delegate, score_threshold=c.detector_score)
+        self.landmarks = LandmarkModel(resolve_landmark(c.landmark), c.threads, c.delegate)
+        self.stats = EngineStats()
+        self._tracks: list[_Track] = []
+        self._next_hint = 0
+        self._since_detect = 0
+
+    # ------------------------------------------------------------------ detection
+    def _use_tiles(self, image: np.ndarray) -> bool:
+        if self.config.tiles == "on":
+            return True
+        if self.config.tiles == "off":
+            return False
+        return self.config.max_people > 1
+
+    def _detect(self, image: np.ndarray, tiles: bool) -> list[Detection]:
+        h, w = image.shape[:2]
+        dets = self.detector.detect(image)
+        self.stats.detector_calls += 1
+        if tiles:
+            for region in tile_regions(w, h):
+                dets += self.detector.detect(image, region)
+                self.stats.detector_calls += 1
+        # One person seen by the full frame and by a tile: keep the higher-scoring detection.
+        dets.sort(key=lambda d: -d.score)
+        kept: list[Detection] = []
+        for d in dets:
+            r = d.roi()
+            if r.size < 16:
+                continue
+            dup = False
+            for k in kept:
+                kr = k.roi()
+                if math.hypot(r.cx - kr.cx, r.cy - kr.cy) < 0.2 * max(r.size, kr.size) and \
+                        0.6 < r.size / kr.size < 1.6:
+                    dup = True
+                    break
+            if not dup:
+                kept.append(d)
+        return kept
+
+    def _landmarks(self, image: np.ndarray, roi: Roi) -> LandmarkResult:
+        self.stats.landmark_calls += 1
+        return self.landmarks.run(image, roi)
+
+    @staticmethod
+    def _valid(image: np.ndarray) -> np.ndarray | None:
+        if image is None or not hasattr(image, "shape") or image.size == 0:
+            return None
+        if image.ndim == 2:
+            import cv2
+
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        elif image.ndim == 3 and image.shape[2] == 4:
+            image = image[:, :, :3]
+        elif image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an HxWx3 BGR image, got shape {image.shape}")
+        if image.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 image, got {image.dtype}")
+        if min(image.shape[:2]) < 8:
+            return None
+        return np.ascontiguousarray(image)
+
+    def _dedupe(self, results: list[LandmarkResult]) -> list[LandmarkResult]:
+        results = sorted(results, key=lambda r: -r.score)
+        kept: list[LandmarkResult] = []
+        for r in results:
+            if all(not same_person(r.keypoints, k.keypoints) for k in kept):
+                kept.append(r)
+        return kept
+
+    def _rank(self, results: list[LandmarkResult]) -> list[LandmarkResult]:
+        """Most prominent first: confidence times apparent size."""
+        return sorted(results, key=lambda r: -(r.score * _pose_scale(r.keypoints)))
+
+    def detect_image(self, image: np.ndarray) -> list[Pose]:
+        """Poses in one still image (no tracking, no smoothing)."""
+        self.stats.frames += 1
+        image = self._valid(image)
+        if image is None:
+            return []
+        self.stats.detector_frames += 1
+        results = []
+        for d in self._detect(image, self._use_tiles(image))[: 4 * self.config.max_people + 4]:
+            r = self._landmarks(image, d.roi())
+            if r.score < self.config.min_pose_score:
+                continue
+            # A second pass on the ROI the landmarks themselves give is better aligned than the
+            # detector's guess; keep it when the model is at least as sure.
+            r2 = self._landmarks(image, r.next_roi())
+            results.append(r2 if r2.score >= r.score else r)
+        results = self._rank(self._dedupe(results))[: self.config.max_people]
+        return [Pose(r.keypoints.copy(), r.score, z=r.z.copy()) for r in results]
+
+    # ------------------------------------------------------------------ video
+    def reset(self) -> None:
+        """Forget tracked people (a new video or a cut)."""
+        self._tracks.clear()
+        self._since_detect = 0
+
+    def process(self, image: np.ndarray, t: float) -> list[Pose]:
+        """Poses in the next video frame at time ``t`` seconds, tracked and smoothed.
+
+        Each returned pose has ``track_hint`` set (an int stable while the engine keeps the
+        person's ROI); ``id`` is left for :mod:`edgepose.tracking` to assign.
+        """
+        self.stats.frames += 1
+        image = self._valid(image)
+        if image is None:
+            self.reset()
+            return []
+        c = self.config
+        survivors: list[_Track] = []
+        for tr in self._tracks:
+            r = self._landmarks(image, tr.roi)
+            if r.score < c.min_pose_score:
+                continue
+            tr.result, tr.roi, tr.age = r, r.next_roi(), tr.age + 1
+            survivors.append(tr)
+        # Two ROIs that converged on one person: keep the older track.
+        survivors.sort(key=lambda t_: -t_.age)
+        tracks: list[_Track] = []
+        for tr in survivors:
+            if all(not same_person(tr.result.keypoints, k.result.keypoints) for k in tracks):
+                tracks.append(tr)
+        lost = len(tracks) < len(self._tracks)
+        self._since_detect += 1
+        want_more = len(tracks) < c.max_people
+        if not tracks or (want_more and (lost or self._since_detect >= c.detector_every)):
+            self._since_detect = 0
+            self.stats.detector_frames += 1
+            for d in self._detect(image, self._use_tiles(image)):
+                if len(tracks) >= c.max_people:
+                    break
+                hip = d.keypoints[0]
+                if any(t_.result.keypoints is not None and _inside(hip, t_.result.keypoints) for t_ in tracks):
+                    continue
+                r = self._landmarks(image, d.roi())
+                if r.score < c.min_pose_score:
+                    continue
+                if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
+                    continue
+                tracks.append(_Track(self._next_hint, r.next_roi(), r))
+                self._next_hint += 1
+        self._tracks = tracks
+        poses = []
+        for tr in self._rank_tracks(tracks):
+            kp = tr.result.keypoints.copy()
+            if c.smoothing:
+                kp[:, :2] = tr.filt(kp[:, :2], t, scale=_pose_scale(kp)).astype(np.float32)
+            p = Pose(kp, tr.result.score, z=tr.result.z.copy())
+            p.track_hint = tr.hint  # type: ignore[attr-defined]
+            poses.append(p)
+        return poses
+
+    def _rank_tracks(self, tracks: list[_Track]) -> list[_Track]:
+        order = {id(r): i for i, r in enumerate(self._rank([t_.result for t_ in tracks]))}
+        return sorted(tracks, key=lambda t_: order[id(t_.result)])
+
+    def close(self) -> None:
+        self._tracks.clear()
+
+    def __enter__(self) -> PoseEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _inside(pt: np.ndarray, kp: np.ndarray, margin: float = 0.1) -> bool:
+    body = kp[11:29]
+    x0, y0 = body[:, 0].min(), body[:, 1].min()
+    x1, y1 = body[:, 0].max(), body[:, 1].max()
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    return bool(x0 - mx <= pt[0] <= x1 + mx and y0 - my <= pt[1] <= y1 + my)

@@ -1,0 +1,209 @@
+"""The model manifest, the models directory, ``models fetch`` and checksum verification.
+
+Models come from ``models/manifest.toml``. BlazePose files are members of the ``mediapipe`` wheel
+on PyPI; the wheel is downloaded with pip (download only: mediapipe is never installed), the
+member extracted, and its sha256 checked against the manifest before it is stored. Every load goes
+through :func:`verified_path`, so a truncated or swapped file is refused with a message that says
+how to fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgepose.errors import ModelError, ModelMissing
+
+log = logging.getLogger(__name__)
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+DEVICE_MODELS = Path("/var/lib/edgepose/models")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    file: str
+    source: str
+    sha256: str
+    input: tuple[int, int]
+    decoder: str
+
+
+def manifest_path() -> Path:
+    env = os.environ.get("EDGEPOSE_MANIFEST")
+    if env:
+        return Path(env)
+    here = _REPO_ROOT / "models" / "manifest.toml"
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parent / "manifest.toml"
+
+
+def load_manifest(path: Path | None = None) -> tuple[dict[str, ModelEntry], dict]:
+    path = path or manifest_path()
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"model manifest {path} is missing") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ModelError(f"model manifest {path} is not valid TOML: {e}") from e
+    entries = {}
+    for name, m in data.get("models", {}).items():
+        entries[name] = ModelEntry(name, m["file"], m["source"], m.get("sha256", ""),
+                                   tuple(m.get("input", (0, 0))), m.get("decoder", ""))
+    return entries, data.get("wheel", {})
+
+
+def models_dir() -> Path:
+    """``$EDGEPOSE_MODELS``; else ``models/`` in a source checkout; else the device directory."""
+    env = os.environ.get("EDGEPOSE_MODELS")
+    if env:
+        return Path(env)
+    if (_REPO_ROOT / "models" / "manifest.toml").exists() and (_REPO_ROOT / "pyproject.toml").exists():
+        return _REPO_ROOT / "models"
+    return DEVICE_MODELS
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _expected_sha(entry: ModelEntry, path: Path) -> str:
+    if entry.sha256:
+        return entry.sha256
+    side = path.with_name(path.name + ".sha256")
+    if side.exists():
+        return side.read_text().split()[0]
+    return ""
+
+
+def verified_path(name: str, directory: Path | None = None) -> Path:
+    """Path of manifest model ``name`` after its checksum has been checked.
+
+    Raises
+    ------
+    ModelMissing
+        The file is not there (the message names the command that fetches or builds it).
+    ModelError
+        The file's sha256 does not match (truncated, corrupt or swapped).
+    """
+    entries, _ = load_manifest()
+    if name not in entries:
+        raise ModelError(f"no model {name!r} in {manifest_path()}; known: {', '.join(entries)}")
+    entry = entries[name]
+    path = (directory or models_dir()) / entry.file
+    how = "edgepose models quantize" if entry.source.startswith("built:") else "edgepose models fetch"
+    if not path.is_file():
+        raise ModelMissing(f"model {entry.file} is not in {path.parent}; run `{how}`")
+    want = _expected_sha(entry, path)
+    if not want:
+        raise ModelError(f"{path} has no known checksum; rebuild it with `{how}`")
+    got = sha256_of(path)
+    if got != want:
+        raise ModelError(
+            f"{path} is corrupt or not the expected model (sha256 {got[:12]}…, expected {want[:12]}…); "
+            f"run `{how}` to replace it"
+        )
+    return path
+
+
+def verify_all(directory: Path | None = None) -> dict[str, str]:
+    """Name → ``"ok"`` or the problem, for every model in the manifest."""
+    entries, _ = load_manifest()
+    out = {}
+    for name in entries:
+        try:
+            verified_path(name, directory)
+            out[name] = "ok"
+        except ModelError as e:
+            out[name] = str(e)
+    return out
+
+
+def _download_wheel(requirement: str, wheel_cfg: dict, dest: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+           "--dest", str(dest), requirement]
+    if wheel_cfg.get("platform"):
+        cmd += ["--platform", wheel_cfg["platform"], "--python-version", str(wheel_cfg.get("python", "3.11"))]
+    log.info("downloading %s", requirement)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(dest.glob("*.whl"))
+    if p.returncode != 0 or not wheels:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ModelError(
+            f"could not download {requirement} from PyPI ({tail[0]}); check the network, or copy the model "
+            f"files into {models_dir()} by hand"
+        )
+    return wheels[0]
+
+
+def fetch(names: list[str] | None = None, directory: Path | None = None, cache: Path | None = None) -> dict[str, str]:
+    """Make sure the named (default: every fetchable) models are present and verified.
+
+    Already-verified files are left alone, so running it twice is a no-op. A file whose checksum
+    is wrong is replaced.
+    """
+    entries, wheel_cfg = load_manifest()
+    directory = directory or models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    wanted = names or [n for n, e in entries.items() if e.source.startswith("pypi:")]
+    result: dict[str, str] = {}
+    todo: list[ModelEntry] = []
+    for n in wanted:
+        if n not in entries:
+            raise ModelError(f"no model {n!r} in the manifest; known: {', '.join(entries)}")
+        e = entries[n]
+        try:
+            verified_path(n, directory)
+            result[n] = "present"
+        except ModelError as err:
+            if (directory / e.file).exists():
+                log.warning("%s", err)
+            if e.source.startswith("built:"):
+                raise ModelError(f"{n} is built on the device: run `edgepose models quantize`") from None
+            if e.source.startswith("url:"):
+                raise ModelError(
+                    f"{n} is downloaded from {e.source[4:]}, which this machine cannot reach; download it "
+                    f"elsewhere and pass its path with --model PATH"
+                ) from None
+            todo.append(e)
+    if not todo:
+        return result
+    with tempfile.TemporaryDirectory(prefix="edgepose-fetch-") as tmp:
+        by_req: dict[str, list[ModelEntry]] = {}
+        for e in todo:
+            req, _, member = e.source[len("pypi:"):].partition("!")
+            by_req.setdefault(req, []).append(e)
+        for req, group in by_req.items():
+            cached = None
+            if cache and cache.is_dir():
+                cached = next(iter(sorted(cache.glob(req.split("==")[0] + "-" + req.split("==")[-1] + "-*.whl"))), None)
+            wheel = cached or _download_wheel(req, wheel_cfg, Path(tmp))
+            with zipfile.ZipFile(wheel) as zf:
+                for e in group:
+                    member = e.source.partition("!")[2]
+                    part = directory / (e.file + ".part")
+                    with zf.open(member) as src, open(part, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    got = sha256_of(part)
+                    if got != e.sha256:
+                        part.unlink()
+                        raise ModelError(f"{member} in {wheel.name} has sha256 {got}, manifest says {e.sha256}; "
+                                         "the wheel changed upstream — refusing it")
+                    os.replace(part, directory / e.file)
+                    result[e.name] = "fetched"
+    return result

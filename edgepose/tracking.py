@@ -1,0 +1,455 @@
+"""Multi-person tracking: stable integer ids for the poses of a video.
+
+Each frame's poses (detections) are matched to the tracks of the previous frames with the
+Hungarian algorithm on a similarity that mixes keypoint similarity (COCO OKS) and box overlap
+(IoU), both measured against each track's constant-velocity prediction. A track is
+
+* **tentative** until it has been matched ``min_hits`` times in a row (one-frame false
+  positives never get an id),
+* **confirmed** with a stable id from then on; it **coasts** (is predicted on) through up to
+  ``max_coast`` frames without a detection, so short occlusions keep the id,
+* **lost** after that; it stays in a re-identification pool for ``reid_frames`` frames. When a
+  new track is confirmed it is compared with the lost (and still coasting) tracks by body size,
+  body proportions, last position and, when frames are given, a colour histogram of the torso;
+  a good match gets the old id back, so a performer who leaves and returns keeps their id.
+
+Ids are assigned only when a track is confirmed, so they are small consecutive integers. The
+poses of a tentative track receive their id retroactively when it is confirmed: a caller that
+writes poses out holds each frame for :attr:`Tracker.latency` frames (see
+``edgepose.analyze.runner``).
+
+Everything works on the COCO-17 subset of a pose, so ``blazepose33`` and ``coco17`` poses can be
+tracked alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from edgepose.pose import Pose
+from edgepose.skeleton import COCO_INDEX, COCO_SIGMAS
+
+log = logging.getLogger(__name__)
+
+_SIGMAS = np.asarray(COCO_SIGMAS, dtype=np.float64)
+_VAR = (2.0 * _SIGMAS) ** 2
+_C = COCO_INDEX
+# Segments whose lengths (divided by the torso length) describe a body's proportions.
+_SHAPE_SEGMENTS = (
+    ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+    ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+    ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+    ("left_knee", "left_ankle"), ("right_knee", "right_ankle"),
+)
+_TORSO = ((_C["left_shoulder"], _C["left_hip"]), (_C["right_shoulder"], _C["right_hip"]))
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker parameters (frame counts are in frames of the input stream).
+
+    Attributes
+    ----------
+    min_hits:
+        Consecutive matches before a track is confirmed and gets an id (1 = at once).
+    max_coast:
+        Frames a confirmed track is predicted through without a detection before it is lost.
+    reid_frames:
+        Frames a lost track stays available for re-identification.
+    min_similarity:
+        Smallest combined OKS/IoU similarity accepted as a match.
+    oks_weight:
+        Weight of OKS in the similarity; IoU gets ``1 - oks_weight``.
+    min_visibility:
+        Keypoints below this visibility are left out of OKS and boxes.
+    dedupe_oks:
+        Two poses of one frame with a higher OKS are the same person; the weaker one is dropped.
+    reid_max_cost:
+        Largest re-identification cost (0 = identical, 1 = unrelated) that revives an old id.
+    velocity_smoothing:
+        Weight of the newest displacement in the velocity estimate (exponential average).
+    """
+
+    min_hits: int = 3
+    max_coast: int = 20
+    reid_frames: int = 900
+    min_similarity: float = 0.15
+    oks_weight: float = 0.6
+    min_visibility: float = 0.3
+    dedupe_oks: float = 0.75
+    reid_max_cost: float = 0.45
+    velocity_smoothing: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_hits < 1:
+            raise ValueError(f"TrackerConfig.min_hits must be >= 1, got {self.min_hits}")
+        if self.max_coast < 0 or self.reid_frames < 0:
+            raise ValueError("TrackerConfig.max_coast and reid_frames must be >= 0")
+        if not 0.0 <= self.oks_weight <= 1.0:
+            raise ValueError(f"TrackerConfig.oks_weight must be in [0, 1], got {self.oks_weight}")
+
+
+@dataclass
+class Track:
+    """One person followed over time (internal state, exposed for inspection)."""
+
+    uid: int                      # internal serial number, never reused
+    kp: np.ndarray                # (17, 2) last observed COCO-17 positions
+    vis: np.ndarray               # (17,) their visibilities
+    last_frame: int
+    first_frame: int
+    vel: np.ndarray = field(default_factory=lambda: np.zeros((17, 2)))
+    id: int | None = None         # public id, set on confirmation
+    hits: int = 1
+    misses: int = 0
+    hint: object = None           # the engine's ROI track hint of the last detection
+    hist: np.ndarray | None = None
+    shape: np.ndarray | None = None
+    size: float = 0.0
+    pending: list[Pose] = field(default_factory=list)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.id is not None
+
+    def predict(self, frame: int) -> np.ndarray:
+        """Keypoints predicted for ``frame`` by constant velocity (damped after 10 frames)."""
+        gap = frame - self.last_frame
+        steps = min(gap, 10) + 0.5 * max(0, min(gap, 30) - 10)
+        return self.kp + self.vel * steps
+
+
+# ---------------------------------------------------------------------------- geometry
+def _coco(pose: Pose) -> np.ndarray:
+    return pose.coco17().astype(np.float64)
+
+
+def box_of(kp: np.ndarray, vis: np.ndarray, min_visibility: float) -> np.ndarray:
+    """``(x0, y0, x1, y1)`` around the keypoints at least ``min_visibility`` visible."""
+    sel = kp[vis >= min_visibility]
+    if len(sel) < 2:
+        sel = kp
+    return np.array([sel[:, 0].min(), sel[:, 1].min(), sel[:, 0].max(), sel[:, 1].max()])
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between every box of ``a`` ``(n, 4)`` and of ``b`` ``(m, 4)``, both ``x0, y0, x1, y1``."""
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda z: np.clip(z[:, 2] - z[:, 0], 0, None) * np.clip(z[:, 3] - z[:, 1], 0, None)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def oks_matrix(a: np.ndarray, va: np.ndarray, b: np.ndarray, vb: np.ndarray,
+               area: np.ndarray, min_visibility: float) -> np.ndarray:
+    """COCO object keypoint similarity between poses ``a`` ``(n, 17, 2)`` and ``b`` ``(m, 17, 2)``.
+
+    ``area`` ``(n,)`` is the scale of each pose of ``a`` (its box area). Keypoints count where both
+    poses see them (visibility >= ``min_visibility``); with fewer than three such keypoints all
+    17 count, so a pose that is unsure everywhere can still be matched by position.
+    """
+    d2 = ((a[:, None] - b[None, :]) ** 2).sum(-1)                      # (n, m, 17)
+    e = d2 / _VAR / (2.0 * np.maximum(area, 1.0)[:, None, None])
+    w = ((va[:, None] >= min_visibility) & (vb[None, :] >= min_visibility)).astype(np.float64)
+    few = w.sum(-1) < 3
+    w[few] = 1.0
+    return (np.exp(-e) * w).sum(-1) / w.sum(-1)
+
+
+def body_shape(kp: np.ndarray, vis: np.ndarray, min_visibility: float) -> tuple[np.ndarray | None, float]:
+    """Body proportions (segment lengths / torso length; NaN where unseen) and torso length."""
+    torso = [np.linalg.norm(kp[s] - kp[h]) for s, h in _TORSO
+             if vis[s] >= min_visibility and vis[h] >= min_visibility]
+    if not torso or max(torso) < 1.0:
+        return None, 0.0
+    t = float(np.mean(torso))
+    out = np.full(len(_SHAPE_SEGMENTS), np.nan)
+    for i, (p, q) in enumerate(_SHAPE_SEGMENTS):
+        if vis[_C[p]] >= min_visibility and vis[_C[q]] >= min_visibility:
+            out[i] = np.linalg.norm(kp[_C[p]] - kp[_C[q]]) / t
+    return out, t
+
+
+def torso_histogram(image: np.ndarray, kp: np.ndarray, vis: np.ndarray) -> np.ndarray | None:
+    """Normalised hue/saturation histogram (8 x 4 bins) of the torso box, or None."""
+    idx = [_C["left_shoulder"], _C["right_shoulder"], _C["left_hip"], _C["right_hip"]]
+    pts = kp[idx]
+    if (vis[idx] < 0.3).sum() > 1:
+        return None
+    h, w = image.shape[:2]
+    x0, y0 = np.floor(pts.min(0)).astype(int)
+    x1, y1 = np.ceil(pts.max(0)).astype(int)
+    # The inner part of the torso box: less background at the sides.
+    dx, dy = (x1 - x0) // 6, (y1 - y0) // 8
+    x0, x1 = max(0, x0 + dx), min(w, x1 - dx)
+    y0, y1 = max(0, y0 + dy), min(h, y1 - dy)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    hsv = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [8, 4], [0, 180, 0, 256]).ravel()
+    s = hist.sum()
+    return hist / s if s > 0 else None
+
+
+def _hist_distance(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    if a is None or b is None:
+        return None
+    bc = float(np.sqrt(a * b).sum())                                   # Bhattacharyya coefficient
+    return float(np.sqrt(max(0.0, 1.0 - bc)))
+
+
+# ---------------------------------------------------------------------------- tracker
+class Tracker:
+    """Gives the poses of consecutive frames stable integer ids.
+
+    Parameters
+    ----------
+    config:
+        A :class:`TrackerConfig`; defaults suit 25-30 fps video.
+
+    Examples
+    --------
+    >>> tracker = Tracker()
+    >>> for image, poses in frames:                       # doctest: +SKIP
+    ...     tracked = tracker.update(poses, image)        # ids set on confirmed people
+    """
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self.lost: list[Track] = []
+        self.frame = -1
+        self._next_uid = 0
+        self._next_id = 0
+        self.id_revivals = 0
+
+    @property
+    def latency(self) -> int:
+        """Frames after which a pose's id is final (a tentative track may still be confirmed)."""
+        return self.config.min_hits - 1
+
+    @property
+    def ids(self) -> list[int]:
+        """Ids handed out so far."""
+        return list(range(self._next_id))
+
+    # ------------------------------------------------------------------ public
+    def update(self, poses: list[Pose], image: np.ndarray | None = None) -> list[Pose]:
+        """Match one frame's poses to the tracks and set their ``id``.
+
+        Parameters
+        ----------
+        poses:
+            The frame's poses (any order; ``id`` is overwritten).
+        image:
+            The BGR frame, optional: when given, a torso colour histogram helps
+            re-identification.
+
+        Returns
+        -------
+        list[Pose]
+            The poses kept (duplicates of one person removed). Poses of confirmed tracks carry
+            their id; poses of tentative tracks have ``id=None`` until their track is confirmed
+            (at most :attr:`latency` frames later), when the id is written into them.
+        """
+        cfg = self.config
+        self.frame += 1
+        f = self.frame
+        poses = self._dedupe(list(poses))
+        for p in poses:
+            p.id = None
+        kps = [_coco(p) for p in poses]
+        dk = np.array([k[:, :2] for k in kps]).reshape(len(poses), 17, 2)
+        dv = np.array([k[:, 2] for k in kps]).reshape(len(poses), 17)
+
+        active = self.tracks
+        matches: list[tuple[int, int]] = []
+        if active and poses:
+            sim = self._similarity(active, dk, dv, poses, f)
+            rows, cols = linear_sum_assignment(-sim)
+            matches = [(r, c) for r, c in zip(rows, cols) if sim[r, c] >= cfg.min_similarity]
+        matched_t = {r for r, _ in matches}
+        matched_d = {c for _, c in matches}
+
+        newly_confirmed: list[Track] = []
+        for r, c in matches:
+            tr = active[r]
+            self._absorb(tr, poses[c], dk[c], dv[c], image, f)
+            if not tr.confirmed and tr.hits >= cfg.min_hits:
+                newly_confirmed.append(tr)
+
+        survivors: list[Track] = []
+        for i, tr in enumerate(active):
+            if i in matched_t:
+                survivors.append(tr)
+                continue
+            tr.misses += 1
+            if not tr.confirmed:
+                tr.pending.clear()          # a tentative track must be seen in consecutive frames
+                continue
+            if tr.misses > cfg.max_coast:
+                self.lost.append(tr)
+                log.debug("track %s lost at frame %d", tr.id, f)
+            else:
+                survivors.append(tr)
+        for c in range(len(poses)):
+            if c in matched_d:
+                continue
+            tr = Track(uid=self._next_uid, kp=dk[c].copy(), vis=dv[c].copy(), last_frame=f, first_frame=f,
+                       hint=getattr(poses[c], "track_hint", None))
+            self._next_uid += 1
+            tr.shape, tr.size = body_shape(dk[c], dv[c], cfg.min_visibility)
+            if image is not None:
+                tr.hist = torso_histogram(image, dk[c], dv[c])
+            tr.pending.append(poses[c])
+            survivors.append(tr)
+            if cfg.min_hits <= 1:
+                newly_confirmed.append(tr)
+        self.tracks = survivors
+        if newly_confirmed:
+            self._confirm(newly_confirmed, f)
+        self.lost = [t for t in self.lost if f - t.last_frame <= cfg.reid_frames]
+        for tr in self.tracks:
+            if tr.confirmed and tr.last_frame == f:
+                for p in tr.pending:
+                    p.id = tr.id
+                tr.pending.clear()
+        return poses
+
+    # ------------------------------------------------------------------ internals
+    def _dedupe(self, poses: list[Pose]) -> list[Pose]:
+        if len(poses) < 2:
+            return poses
+        poses = sorted(poses, key=lambda p: -p.score)
+        k = np.array([_coco(p) for p in poses])
+        boxes = np.array([box_of(x[:, :2], x[:, 2], self.config.min_visibility) for x in k])
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        oks = oks_matrix(k[:, :, :2], k[:, :, 2], k[:, :, :2], k[:, :, 2], area, self.config.min_visibility)
+        keep: list[int] = []
+        for i in range(len(poses)):
+            if all(max(oks[i, j], oks[j, i]) < self.config.dedupe_oks for j in keep):
+                keep.append(i)
+        if len(keep) < len(poses):
+            log.debug("frame %d: %d duplicate poses dropped", self.frame + 1, len(poses) - len(keep))
+        return [poses[i] for i in keep]
+
+    def _similarity(self, tracks: list[Track], dk: np.ndarray, dv: np.ndarray, poses: list[Pose],
+                    f: int) -> np.ndarray:
+        cfg = self.config
+        pk = np.array([t.predict(f) for t in tracks])
+        pv = np.array([t.vis for t in tracks])
+        tb = np.array([box_of(k, v, cfg.min_visibility) for k, v in zip(pk, pv)])
+        db = np.array([box_of(k, v, cfg.min_visibility) for k, v in zip(dk, dv)])
+        area = (tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1])
+        oks = oks_matrix(pk, pv, dk, dv, area, cfg.min_visibility)
+        iou = iou_matrix(tb, db)
+        sim = cfg.oks_weight * oks + (1.0 - cfg.oks_weight) * iou
+        # Gate: a detection far outside a track's predicted box (relative to its size) is not it.
+        tc = (tb[:, :2] + tb[:, 2:]) / 2
+        dc = (db[:, :2] + db[:, 2:]) / 2
+        diag = np.hypot(tb[:, 2] - tb[:, 0], tb[:, 3] - tb[:, 1])
+        dist = np.linalg.norm(tc[:, None] - dc[None, :], axis=-1)
+        sim[dist > 1.0 * np.maximum(diag, 1.0)[:, None]] = 0.0
+        # The engine's ROI hint (same tracked region as the track's last pose) is a small bonus;
+        # coasting and tentative tracks get a small malus, so a steady confirmed track wins a tie.
+        for i, t in enumerate(tracks):
+            if t.hint is not None:
+                for j, p in enumerate(poses):
+                    if getattr(p, "track_hint", None) == t.hint and sim[i, j] > 0:
+                        sim[i, j] += 0.05
+            if t.misses:
+                sim[i] -= 0.02
+            if not t.confirmed:
+                sim[i] -= 0.01
+        return sim
+
+    def _absorb(self, tr: Track, pose: Pose, kp: np.ndarray, vis: np.ndarray, image: np.ndarray | None,
+                f: int) -> None:
+        cfg = self.config
+        gap = max(1, f - tr.last_frame)
+        both = (vis >= cfg.min_visibility) & (tr.vis >= cfg.min_visibility)
+        step = np.zeros((17, 2))
+        if both.sum() >= 3:
+            # A robust whole-body displacement plus per-joint detail, to keep noise low.
+            d = (kp - tr.kp) / gap
+            common = np.median(d[both], axis=0)
+            step[:] = common
+        a = cfg.velocity_smoothing
+        tr.vel = a * step + (1 - a) * tr.vel if tr.hits > 1 else step
+        tr.kp, tr.vis = kp.copy(), vis.copy()
+        tr.last_frame = f
+        tr.hits += 1
+        tr.misses = 0
+        tr.hint = getattr(pose, "track_hint", None)
+        shape, size = body_shape(kp, vis, cfg.min_visibility)
+        if shape is not None:
+            if tr.shape is None:
+                tr.shape = shape
+            else:
+                tr.shape = np.where(np.isnan(tr.shape), shape, np.where(np.isnan(shape), tr.shape,
+                                                                           0.9 * tr.shape + 0.1 * shape))
+            tr.size = size if tr.size <= 0 else 0.8 * tr.size + 0.2 * size
+        if image is not None:
+            h = torso_histogram(image, kp, vis)
+            if h is not None:
+                tr.hist = h if tr.hist is None else 0.8 * tr.hist + 0.2 * h
+        tr.pending.append(pose)
+
+    def _reid_cost(self, new: Track, old: Track, f: int) -> float:
+        """0 (same person) .. 1+ (someone else) from size, proportions, position, colour."""
+        terms: list[tuple[float, float]] = []          # (weight, cost in [0, 1])
+        if new.size > 0 and old.size > 0:
+            terms.append((1.0, min(1.0, abs(np.log(new.size / old.size)) / 0.5)))
+        if new.shape is not None and old.shape is not None:
+            ok = ~np.isnan(new.shape) & ~np.isnan(old.shape)
+            if ok.sum() >= 3:
+                d = float(np.median(np.abs(new.shape[ok] - old.shape[ok])))
+                terms.append((1.0, min(1.0, d / 0.4)))
+        hd = _hist_distance(new.hist, old.hist)
+        if hd is not None:
+            terms.append((2.0, min(1.0, hd / 0.6)))
+        # Position: where the old track was last seen (or predicted, while coasting).
+        gone = max(1, f - old.last_frame)
+        ref = old.predict(f) if old.misses <= self.config.max_coast else old.kp
+        scale = max(old.size, new.size, 10.0)
+        dist = float(np.linalg.norm(np.median(new.kp, 0) - np.median(ref, 0))) / scale
+        allowed = 1.5 + 0.05 * gone                     # people move further the longer they are gone
+        terms.append((1.0, min(1.0, dist / allowed)))
+        w = sum(t[0] for t in terms)
+        return sum(t[0] * t[1] for t in terms) / w
+
+    def _confirm(self, tracks: list[Track], f: int) -> None:
+        cfg = self.config
+        # Candidates: lost tracks and confirmed tracks coasting right now (not matched this frame).
+        coasting = [t for t in self.tracks if t.confirmed and t.last_frame < f]
+        cands = self.lost + coasting
+        taken: set[int] = set()
+        if cands:
+            cost = np.array([[self._reid_cost(n, o, f) for o in cands] for n in tracks])
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows, cols):
+                if cost[r, c] <= cfg.reid_max_cost:
+                    old, new = cands[c], tracks[r]
+                    new.id = old.id
+                    taken.add(r)
+                    self.id_revivals += 1
+                    if old in self.lost:
+                        self.lost.remove(old)
+                    else:
+                        self.tracks.remove(old)
+                    log.debug("frame %d: id %s re-identified (cost %.2f)", f, new.id, cost[r, c])
+        for i, tr in enumerate(tracks):
+            if i not in taken:
+                tr.id = self._next_id
+                self._next_id += 1
+                log.debug("frame %d: new id %d", f, tr.id)
