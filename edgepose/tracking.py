@@ -277,7 +277,7 @@ class Tracker:
         if active and poses:
             sim = self._similarity(active, dk, dv, poses, f)
             rows, cols = linear_sum_assignment(-sim)
-            matches = [(r, c) for r, c in zip(rows, cols) if sim[r, c] >= cfg.min_similarity]
+            matches = [(r, c) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= cfg.min_similarity]
         matched_t = {r for r, _ in matches}
         matched_d = {c for _, c in matches}
 
@@ -348,8 +348,8 @@ class Tracker:
         cfg = self.config
         pk = np.array([t.predict(f) for t in tracks])
         pv = np.array([t.vis for t in tracks])
-        tb = np.array([box_of(k, v, cfg.min_visibility) for k, v in zip(pk, pv)])
-        db = np.array([box_of(k, v, cfg.min_visibility) for k, v in zip(dk, dv)])
+        tb = np.array([box_of(k, v, cfg.min_visibility) for k, v in zip(pk, pv, strict=True)])
+        db = np.array([box_of(k, v, cfg.min_visibility) for k, v in zip(dk, dv, strict=True)])
         area = (tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1])
         oks = oks_matrix(pk, pv, dk, dv, area, cfg.min_visibility)
         iou = iou_matrix(tb, db)
@@ -437,7 +437,7 @@ class Tracker:
         if cands:
             cost = np.array([[self._reid_cost(n, o, f) for o in cands] for n in tracks])
             rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] <= cfg.reid_max_cost:
                     old, new = cands[c], tracks[r]
                     new.id = old.id
