@@ -77,8 +77,8 @@ class Broker:
         return self.proc.pid if self.proc else None
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
+@pytest.fixture(name="broker")
+def broker_fixture(tmp_path: Path) -> Iterator[Broker]:
     """A running broker; skipped (with the reason) when mosquitto is not installed."""
     if MOSQUITTO is None:
         pytest.skip("mosquitto binary not found (Debian package 'mosquitto'); broker tests need it")

@@ -128,6 +128,8 @@ def parse_hostport(text: str, default_port: int = 1883) -> tuple[str, int]:
     if not host:
         raise ValueError(f"broker address {text!r} has no host; {form}")
     if port_s == "":
+        if s.endswith(":"):
+            raise ValueError(f"broker address {text!r} has an empty port; {form}")
         return host, default_port
     if not port_s.isdigit() or not 1 <= int(port_s) <= 65535:
         raise ValueError(f"broker address {text!r}: port {port_s!r} is not 1..65535; {form}")
