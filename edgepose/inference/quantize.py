@@ -106,7 +106,18 @@ def read_model(data: bytes):
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError("not a TFLite model (no TFL3 identifier)")
     s = _schema()
-    return s.ModelT.InitFromObj(s.Model.GetRootAsModel(bytearray(data), 0))
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(bytearray(data), 0))
+    # ai-edge-quantizer stores constants after the flatbuffer (Buffer.offset/size, counted from
+    # the start of the file); bring them back inside so that write_model() keeps them.
+    for b in model.buffers:
+        if b.offset and b.offset > 1:
+            end = int(b.offset) + int(b.size)
+            if end > len(data):
+                raise ModelError(f"model buffer points past the end of the file ({end} > {len(data)}): truncated")
+            b.data = np.frombuffer(bytes(data[int(b.offset):end]), dtype=np.uint8)
+            b.offset = 0
+            b.size = 0
+    return model
 
 
 def write_model(model) -> bytes:
@@ -407,3 +418,389 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
 def default_data_dir() -> Path:
     """``../shared/data`` next to the source checkout."""
     return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A square, rotated region of an image: centre, side (pixels) and the crop's "down" axis."""
+
+    cx: float
+    cy: float
+    side: float
+    down: tuple[float, float] = (0.0, 1.0)  # unit vector in image pixels
+
+    def crop_to_image(self, size: int = LANDMARK_INPUT) -> np.ndarray:
+        """2x3 affine matrix taking crop pixel (u, v) to image pixel (x, y)."""
+        dx, dy = self.down
+        rx, ry = dy, -dx  # "right" of the crop: the down axis turned 90 degrees counter-clockwise
+        k = self.side / size
+        return np.array([
+            [k * rx, k * dx, self.cx - self.side / 2 * (rx + dx)],
+            [k * ry, k * dy, self.cy - self.side / 2 * (ry + dy)],
+        ], dtype=np.float64)
+
+    def image_to_crop(self, size: int = LANDMARK_INPUT) -> np.ndarray:
+        import cv2
+
+        return cv2.invertAffineTransform(self.crop_to_image(size))
+
+
+def crop(image_rgb: np.ndarray, roi: Roi, size: int = LANDMARK_INPUT) -> np.ndarray:
+    """The landmark model's input for ``roi``: size x size x 3 float32 RGB in [0, 1].
+
+    Pixels outside the image repeat the border, as MediaPipe's ImageToTensor does for this model.
+    """
+    import cv2
+
+    out = cv2.warpAffine(image_rgb, roi.crop_to_image(size), (size, size),
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return out.astype(np.float32) / 255.0
+
+
+def roi_from_alignment(centre: np.ndarray, top: np.ndarray, scale: float = 1.25) -> Roi:
+    """MediaPipe's body ROI from two alignment points (hip centre, a point above the head).
+
+    Side = 2 x their distance x ``scale``; the crop is turned so that ``top`` is straight up.
+    """
+    d = np.asarray(top, float) - np.asarray(centre, float)
+    r = float(np.hypot(*d))
+    if r < 1.0:
+        raise ValueError("alignment points coincide")
+    down = (-d[0] / r, -d[1] / r)
+    return Roi(float(centre[0]), float(centre[1]), 2.0 * r * scale, down)
+
+
+# BlazePose landmark 33 = hip centre, 34 = the point that sets the body's scale and rotation.
+_ALIGN_CENTRE, _ALIGN_TOP = 33, 34
+
+
+def roi_from_landmarks(landmarks_crop: np.ndarray, roi: Roi, size: int = LANDMARK_INPUT) -> Roi:
+    """Next ROI from the landmark model's output (39 x >=2 crop pixels), as MediaPipe tracks."""
+    m = roi.crop_to_image(size)
+    pts = landmarks_crop[[_ALIGN_CENTRE, _ALIGN_TOP], :2] @ m[:, :2].T + m[:, 2]
+    return roi_from_alignment(pts[0], pts[1])
+
+
+# ---- annotated people
+
+
+@dataclass
+class AnnotatedPerson:
+    """One annotated person: image file, COCO-17 keypoints (17 x 3, v=0 unlabelled) and box."""
+
+    image: Path
+    keypoints: np.ndarray
+    bbox: tuple[float, float, float, float]
+    source: str
+
+    @property
+    def labelled(self) -> int:
+        return int((self.keypoints[:, 2] > 0).sum())
+
+
+_COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+           "left_knee", "right_knee", "left_ankle", "right_ankle")
+_MPII16 = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis",
+           "thorax", "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder",
+           "left_shoulder", "left_elbow", "left_wrist")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _to_coco17(values: np.ndarray, names: list[str]) -> np.ndarray:
+    out = np.zeros((17, 3), np.float64)
+    for i, n in enumerate(names):
+        if n in _COCO17 and i < len(values):
+            out[_COCO17.index(n)] = values[i]
+    out[out[:, 2] <= 0] = 0.0
+    return out
+
+
+def _kp_box(k: np.ndarray) -> tuple[float, float, float, float]:
+    lab = k[k[:, 2] > 0, :2]
+    x0, y0 = lab.min(0)
+    x1, y1 = lab.max(0)
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
+def load_annotations(json_path: Path) -> list[AnnotatedPerson]:
+    """People of a COCO-style (any keypoint layout named in ``categories``) or MPII-list JSON."""
+    try:
+        data = json.loads(Path(json_path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"cannot read annotations {json_path}: {e}") from e
+    base = Path(json_path).parent
+    people: list[AnnotatedPerson] = []
+    if isinstance(data, list):  # MPII: one entry per person
+        for e in data:
+            j = np.asarray(e["joints"], float)
+            v = np.asarray(e["joints_vis"], float)[:, None] * 2
+            k = _to_coco17(np.hstack([j, v]), list(_MPII16))
+            if k[:, 2].any():
+                people.append(AnnotatedPerson(base / e["image"], k, _kp_box(k), str(json_path)))
+        return people
+    names = [_norm(n) for n in data["categories"][0]["keypoints"]]
+    images = {im["id"]: base / im["file_name"] for im in data["images"]}
+    for a in data["annotations"]:
+        kp = np.asarray(a["keypoints"], float).reshape(-1, 3)
+        k = _to_coco17(kp, names if len(names) == len(kp) else list(_COCO17))
+        if not k[:, 2].any():
+            continue
+        box = tuple(a["bbox"]) if a.get("bbox") else _kp_box(k)
+        people.append(AnnotatedPerson(images[a["image_id"]], k, box, str(json_path)))
+    return people
+
+
+def roi_from_keypoints(k: np.ndarray, margin: float = 1.1) -> Roi | None:
+    """A BlazePose-like ROI from ground-truth keypoints (COCO-17).
+
+    Centre at the hip midpoint, turned so that the shoulder midpoint is up, radius = the farthest
+    labelled keypoint from the hip centre x ``margin``, then MediaPipe's 1.25 enlargement. Without
+    both hips and shoulders: an upright square around the labelled keypoints, 1.5x their extent.
+    """
+    lab = k[:, 2] > 0
+    if lab.sum() < 2:
+        return None
+    if lab[[5, 6, 11, 12]].all():
+        hip = (k[11, :2] + k[12, :2]) / 2
+        sho = (k[5, :2] + k[6, :2]) / 2
+        up = sho - hip
+        n = float(np.hypot(*up))
+        if n >= 1.0:
+            r = max(float(np.max(np.hypot(*(k[lab, :2] - hip).T))), n) * margin
+            return roi_from_alignment(hip, hip + up / n * r)
+    x, y, w, h = _kp_box(k)
+    side = max(w, h) * 1.5
+    if side < 4:
+        return None
+    return Roi(x + w / 2, y + h / 2, side)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ModelError(f"cannot read image {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def person_crops(people: Iterable[AnnotatedPerson], min_keypoints: int = 6
+                 ) -> list[tuple[AnnotatedPerson, Roi, np.ndarray]]:
+    """(person, ROI, 256x256 crop) for each person with at least ``min_keypoints`` labelled."""
+    cache: dict[Path, np.ndarray] = {}
+    out = []
+    for p in people:
+        if p.labelled < min_keypoints:
+            continue
+        roi = roi_from_keypoints(p.keypoints)
+        if roi is None:
+            continue
+        if p.image not in cache:
+            cache[p.image] = _read_rgb(p.image)
+        out.append((p, roi, crop(cache[p.image], roi)))
+    return out
+
+
+def evaluation_people(data_dir: Path) -> list[AnnotatedPerson]:
+    """The annotated still images in ``keypoints/`` (the evaluation set; never calibrated on)."""
+    people: list[AnnotatedPerson] = []
+    for j in sorted(Path(data_dir).glob("keypoints/*/*.json")):
+        people += load_annotations(j)
+    return people
+
+
+def _tracking_people(data_dir: Path) -> list[AnnotatedPerson]:
+    people: list[AnnotatedPerson] = []
+    for j in sorted(Path(data_dir).glob("tracking/*/annotations.json")):
+        people += load_annotations(j)
+    return people
+
+
+def _video_crops(paths: list[Path], per_video: int, landmark_model=None) -> list[np.ndarray]:
+    """Person crops from evenly spaced video frames.
+
+    The first crop is a centred square (the clips show one main person); the float landmark
+    model then re-centres it twice from its own landmarks 33/34, as MediaPipe's tracking does.
+    Frames where the model's pose flag stays below 0.5 are skipped.
+    """
+    import cv2
+
+    crops: list[np.ndarray] = []
+    for path in paths:
+        cap = cv2.VideoCapture(str(path))
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
+        if not cap.isOpened() or n <= 0:
+            log.warning("cannot read video %s; skipped for calibration", path)
+            continue
+        for idx in np.linspace(0, n - 1, per_video + 2)[1:-1].astype(int):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(idx))
+            ok, frame = cap.read()
+            if not ok:
+                continue
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            h, w = rgb.shape[:2]
+            roi = Roi(w / 2, h / 2, float(max(w, h)))
+            x = crop(rgb, roi)
+            flag = 1.0
+            if landmark_model is not None:
+                for _ in range(2):
+                    outs = landmark_model.run(x[None])
+                    flag = float(np.ravel(outs[1])[0])
+                    if flag < 0.5:
+                        break
+                    try:
+                        roi = roi_from_landmarks(np.asarray(outs[0]).reshape(39, 5), roi)
+                    except ValueError:
+                        break
+                    x = crop(rgb, roi)
+            if flag >= 0.5:
+                crops.append(x)
+        cap.release()
+    return crops
+
+
+def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = None) -> list[np.ndarray]:
+    """``n`` real person crops (256x256x3 float32 RGB in [0, 1]) for static int8 calibration.
+
+    Disjoint from the evaluation images (``keypoints/``): half come from the annotated people of
+    ``tracking/`` (every frame's ground-truth ROI, frames spread over the clip), half from
+    frames of ``exercise/`` and ``video/`` clips, centred on the person by the float landmark
+    model (``float_model``; default: the verified ``pose_landmark_full`` from the models
+    directory). Deterministic: the same data gives the same crops in the same order.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ModelError(f"calibration data folder {data_dir} does not exist; pass the shared data folder")
+    people = _tracking_people(data_dir)
+    track = person_crops(people, min_keypoints=8)
+    n_track = min(len(track), n // 2 if n > 1 else n)
+    picks = np.linspace(0, len(track) - 1, n_track).round().astype(int) if n_track else []
+    crops = [track[i][2] for i in picks]
+    videos = sorted(data_dir.glob("exercise/*.mp4")) + sorted(data_dir.glob("video/*.mp4"))
+    rest = n - len(crops)
+    if rest > 0 and videos:
+        from edgepose.inference import runtime
+        from edgepose.inference.models import verified_path
+
+        path = float_model or verified_path("pose_landmark_full")
+        model = runtime.load(path, threads=max(1, os.cpu_count() or 1))
+        per_video = -(-rest // len(videos))
+        crops += _video_crops(videos, per_video, model)[: rest]
+    if len(crops) < n:
+        log.warning("only %d calibration crops found under %s (wanted %d)", len(crops), data_dir, n)
+    return crops
+
+
+# --------------------------------------------------------------------------------------------
+# accuracy of the int8 model against the float one
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+def _by_name(model, outs: list[np.ndarray], name: str) -> np.ndarray:
+    for spec, y in zip(model.outputs, outs, strict=True):
+        if spec.name == name:
+            return y
+    raise ModelError(f"{model.path} has no output {name!r}; it has {[s.name for s in model.outputs]}")
+
+
+@dataclass
+class LandmarkResult:
+    """One model's answer on one crop: 33 body landmarks (crop px), visibility, pose flag."""
+
+    xy: np.ndarray
+    visibility: np.ndarray
+    pose_flag: float
+
+
+def run_landmarks(model, x: np.ndarray) -> LandmarkResult:
+    outs = model.run(np.ascontiguousarray(x[None] if x.ndim == 3 else x, dtype=np.float32))
+    lm = np.asarray(_by_name(model, outs, "Identity"), np.float64).reshape(39, 5)
+    flag = float(np.ravel(_by_name(model, outs, "Identity_1"))[0])
+    return LandmarkResult(lm[:33, :2], _sigmoid(lm[:33, 3]), flag)
+
+
+# COCO-17 joint -> BlazePose-33 landmark with the same name.
+_COCO_FROM_BLAZE = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+
+
+def pck_hits(res: LandmarkResult, roi: Roi, person: AnnotatedPerson, alpha: float = 0.2) -> tuple[int, int]:
+    """(correct, labelled) COCO-17 keypoints of ``person``; threshold ``alpha`` x max(box w, h)."""
+    m = roi.crop_to_image()
+    img = res.xy @ m[:, :2].T + m[:, 2]
+    pred = img[list(_COCO_FROM_BLAZE)]
+    lab = person.keypoints[:, 2] > 0
+    thr = alpha * max(person.bbox[2], person.bbox[3])
+    d = np.hypot(*(pred[lab] - person.keypoints[lab, :2]).T)
+    return int((d <= thr).sum()), int(lab.sum())
+
+
+@dataclass
+class Comparison:
+    """Float vs int8 landmark model on annotated person crops."""
+
+    people: int
+    keypoints: int
+    pck_float: float
+    pck_int8: float
+    landmark_err_px_mean: float  # |int8 - float| over 33 body landmarks, 256 px crop
+    landmark_err_px_p95: float
+    visibility_agreement: float  # share of landmarks on the same side of 0.5
+    pose_flag_agreement: float  # share of crops on the same side of 0.5
+    pose_flag_float_mean: float
+    pose_flag_int8_mean: float
+    visibility_float_mean: float
+    visibility_int8_mean: float
+
+    @property
+    def pck_drop_points(self) -> float:
+        return 100.0 * (self.pck_float - self.pck_int8)
+
+
+def compare_models(float_model, int8_model, crops: list[tuple[AnnotatedPerson, Roi, np.ndarray]]) -> Comparison:
+    """Run both loaded models on every crop and compare them (and both against the ground truth)."""
+    hits_f = hits_q = total = 0
+    errs, vis_agree, flag_agree = [], [], []
+    flags_f, flags_q, vis_f, vis_q = [], [], [], []
+    for person, roi, x in crops:
+        rf = run_landmarks(float_model, x)
+        rq = run_landmarks(int8_model, x)
+        hf, n = pck_hits(rf, roi, person)
+        hq, _ = pck_hits(rq, roi, person)
+        hits_f, hits_q, total = hits_f + hf, hits_q + hq, total + n
+        errs.append(np.hypot(*(rq.xy - rf.xy).T))
+        vis_agree.append((rq.visibility >= 0.5) == (rf.visibility >= 0.5))
+        flag_agree.append((rq.pose_flag >= 0.5) == (rf.pose_flag >= 0.5))
+        flags_f.append(rf.pose_flag)
+        flags_q.append(rq.pose_flag)
+        vis_f.append(rf.visibility.mean())
+        vis_q.append(rq.visibility.mean())
+    if not crops:
+        raise ModelError("no annotated person crops to compare the models on")
+    e = np.concatenate(errs)
+    return Comparison(
+        people=len(crops), keypoints=total,
+        pck_float=hits_f / max(1, total), pck_int8=hits_q / max(1, total),
+        landmark_err_px_mean=float(e.mean()), landmark_err_px_p95=float(np.percentile(e, 95)),
+        visibility_agreement=float(np.concatenate(vis_agree).mean()),
+        pose_flag_agreement=float(np.mean(flag_agree)),
+        pose_flag_float_mean=float(np.mean(flags_f)), pose_flag_int8_mean=float(np.mean(flags_q)),
+        visibility_float_mean=float(np.mean(vis_f)), visibility_int8_mean=float(np.mean(vis_q)),
+    )
+
+
+def evaluate(float_path: Path, int8_path: Path, data_dir: Path | None = None, threads: int = 2) -> Comparison:
+    """Compare the two model files on the annotated still images of ``data_dir/keypoints``."""
+    from edgepose.inference import runtime
+
+    data_dir = data_dir or default_data_dir()
+    crops = person_crops(evaluation_people(data_dir))
+    fm = runtime.load(float_path, threads=threads)
+    qm = runtime.load(int8_path, threads=threads)
+    return compare_models(fm, qm, crops)
