@@ -15,6 +15,7 @@ import sys
 # Sub-command modules, in the order `edgepose --help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
     "infer",
+    "outbox",
 )
 
 
