@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="JSON Lines file to write")
     p.add_argument("--model", default="default",
                    help="landmark model: float, int8 or a .tflite path (default: the device default)")
-    p.add_argument("--max-people", type=int, default=10, help="most persons per image or frame (default 10)")
+    p.add_argument("--max-people", type=int, default=20, help="most persons per image or frame (default 20)")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
     p.add_argument("--delegate", default=None, help="xnnpack (default), edgetpu, or a delegate .so path")
     p.add_argument("--tiles", choices=["auto", "on", "off"], default="auto",
