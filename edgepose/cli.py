@@ -14,8 +14,10 @@ import sys
 
 # Sub-command modules, in the order `edgepose --help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "run",
     "infer",
     "outbox",
+    "analyze",
 )
 
 

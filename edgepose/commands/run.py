@@ -1,0 +1,79 @@
+"""``edgepose run``: a session on a camera or a video file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a session on a camera or video: poses, program feedback, summary",
+        description="Watch a camera or a video, estimate poses, and (with --program) count reps, time holds "
+        "and give cues. A video file is processed frame by frame to its end; a camera runs until Ctrl-C.",
+    )
+    p.add_argument("--source", required=True,
+                   help="video file, folder of images, camera index (0), rtsp:// or http:// URL, GStreamer "
+                   "pipeline, or 'picam' (Raspberry Pi camera)")
+    p.add_argument("--program", help="program name (see `edgepose programs`), e.g. squat or tree")
+    p.add_argument("--max-people", type=int, default=None, help="most persons tracked (default: config, 1)")
+    p.add_argument("--model", default=None, help="landmark model: float, int8 or a .tflite path")
+    p.add_argument("--display", action="store_true", help="show the overlay on the screen")
+    p.add_argument("--record", type=Path, help="write the overlay video to this .mp4")
+    p.add_argument("--poses", type=Path, help="write every frame's poses as JSON Lines (edgepose infer format)")
+    p.add_argument("--summary", type=Path, help="write the session summary JSON here")
+    p.add_argument("--config", type=Path, help="config file (default /etc/edgepose/edgepose.toml if present)")
+    p.add_argument("--mqtt", metavar="HOST:PORT", help="publish session metrics to this broker")
+    p.add_argument("--device-id", help="device id for MQTT topics (overrides the config)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from edgepose.config import load_config
+    from edgepose.inference.engine import EngineConfig
+    from edgepose.run import RunOptions, run_session
+
+    cfg = load_config(args.config)
+    m = cfg.model
+    engine = EngineConfig(
+        landmark=args.model or m.landmark,
+        max_people=args.max_people or m.max_people,
+        threads=m.threads,
+        delegate=None if m.delegate == "xnnpack" else m.delegate,
+        detector_every=m.detector_every or 10_000,
+    )
+    mqtt = None
+    if args.mqtt or args.device_id:
+        from dataclasses import replace
+
+        from edgepose.telemetry.settings import MqttSettings, parse_hostport
+
+        base = cfg.mqtt if isinstance(cfg.mqtt, MqttSettings) else MqttSettings()
+        changes: dict = {"enabled": True}
+        if args.mqtt:
+            changes["host"], changes["port"] = parse_hostport(args.mqtt)
+        if args.device_id:
+            changes["device_id"] = args.device_id
+        mqtt = replace(base, **changes)
+    elif cfg.mqtt is not None and getattr(cfg.mqtt, "enabled", False) and cfg.path is not None:
+        mqtt = cfg.mqtt
+    progress = None if args.quiet or not sys.stderr.isatty() else (lambda s: print(s, end="", file=sys.stderr))
+    out = run_session(RunOptions(
+        source=args.source, program=args.program, engine=engine, display=args.display, record=args.record,
+        poses=args.poses, summary=args.summary, mqtt=mqtt, progress=progress,
+        width=cfg.camera.width if args.source in ("picam",) or args.source.isdigit() else None,
+        height=cfg.camera.height if args.source in ("picam",) or args.source.isdigit() else None,
+    ))
+    if progress:
+        print(file=sys.stderr)
+    print(f"edgepose run: {out.stats.line()}", file=sys.stderr)
+    if out.summary and "reps" in out.summary:
+        print(f"edgepose run: {out.summary.get('program')}: {out.summary['reps']} reps, "
+              f"score {out.summary.get('score')}", file=sys.stderr)
+    if mqtt is not None and not out.published:
+        print("edgepose run: the broker did not acknowledge the summary; it is kept in the outbox "
+              "(`edgepose outbox flush` sends it)", file=sys.stderr)
+    return 0

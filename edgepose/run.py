@@ -1,0 +1,204 @@
+"""``edgepose run``: one session on a camera or a video, from frames to feedback and metrics.
+
+This module assembles the parts (source, engine, program session, sinks, telemetry) and runs
+them through :class:`edgepose.pipeline.Pipeline`. The appliance (:mod:`edgepose.app`) reuses the
+same assembly for each button-started session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgepose.capture.sources import open_source
+from edgepose.inference.engine import EngineConfig, PoseEngine
+from edgepose.pipeline import Pipeline, PipelineStats, Result
+from edgepose.sinks import PosesWriter, VideoRecorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    source: str
+    program: str | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    display: bool = False
+    record: Path | None = None
+    poses: Path | None = None
+    summary: Path | None = None
+    mqtt: Any = None            # MqttSettings, or None for no telemetry
+    state_dir: Path | None = None
+    progress: Callable[[str], None] | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    stats: PipelineStats
+    summary: dict | None
+    session_id: str
+    published: bool = False
+
+
+class _LivePublisher:
+    """Publishes ``session/live`` about once a second (QoS 0) and checkpoints the journal."""
+
+    def __init__(self, telemetry: Any, session_id: str, program: str | None, every_s: float = 1.0):
+        self.t, self.session_id, self.program, self.every_s = telemetry, session_id, program, every_s
+        self._last = 0.0
+
+    def __call__(self, res: Result) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        fb = res.feedback
+        live = {"session_id": self.session_id, "program": self.program, "state": getattr(fb, "state", "tracking"),
+                "reps": getattr(fb, "reps", 0), "score": round(float(getattr(fb, "score", 0.0) or 0.0), 1),
+                "people": len(res.poses), "t": round(res.frame.t_media, 2)}
+        self.t.publish_live(live)
+        self.t.session_checkpoint(self.session_id, live)
+
+
+class _Progress:
+    def __init__(self, total: int, out: Callable[[str], None]):
+        self.total, self.out = total, out
+        self.t0 = time.monotonic()
+        self.n = 0
+        self._last = 0.0
+
+    def __call__(self, res: Result) -> None:
+        self.n += 1
+        now = time.monotonic()
+        if now - self._last < 1.0 and self.n != self.total:
+            return
+        self._last = now
+        fps = self.n / max(1e-6, now - self.t0)
+        if self.total:
+            eta = (self.total - self.n) / max(fps, 1e-6)
+            self.out(f"\r{self.n}/{self.total} frames  {fps:5.1f} fps  ETA {eta:4.0f} s  people {len(res.poses)}")
+        else:
+            self.out(f"\r{self.n} frames  {fps:5.1f} fps  people {len(res.poses)}")
+
+
+def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> RunOutcome:
+    """Run one session to the end of the source (files) or until stopped (live/SIGINT/SIGTERM)."""
+    session = None
+    if opts.program:
+        from edgepose.evaluate.session import Session
+        from edgepose.programs import load_program
+
+        session = Session(load_program(opts.program))
+    source = open_source(opts.source, opts.width, opts.height)
+    engine = PoseEngine(opts.engine)
+    session_id = uuid.uuid4().hex
+    closers: list[Callable[[], None]] = []
+    sinks: list[Callable[[Result], None]] = []
+    telemetry = None
+    try:
+        if opts.poses:
+            w = PosesWriter(opts.poses, opts.source)
+            sinks.append(w)
+            closers.append(w.close)
+        if opts.record or opts.display:
+            from edgepose.feedback.overlay import render_result
+
+            if opts.record:
+                rec = VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
+                                    lambda r: render_result(r, opts.program))
+                sinks.append(rec)
+                closers.append(rec.close)
+            if opts.display:
+                from edgepose.feedback.display import open_display
+
+                disp = open_display("auto")
+                sinks.append(lambda r: disp.show(render_result(r, opts.program)))
+                closers.append(disp.close)
+        if opts.mqtt is not None:
+            from edgepose.telemetry.publisher import Telemetry
+
+            telemetry = Telemetry(opts.mqtt, opts.state_dir).start()
+            telemetry.session_started(session_id, opts.program or "poses")
+            sinks.append(_LivePublisher(telemetry, session_id, opts.program))
+        if opts.progress:
+            sinks.append(_Progress(getattr(source, "frame_count", 0) or 0, opts.progress))
+
+        def infer(frame: Any) -> list:
+            return engine.process(frame.image, frame.t_media)
+
+        def evaluate(res: Result) -> Any:
+            if session is None:
+                return None
+            h, w = res.frame.image.shape[:2]
+            return session.update(res.poses, res.frame.t_media, (w, h))
+
+        pipe = Pipeline(source, infer, evaluate, sinks)
+        restore = _install_signal_handlers(pipe.stop)
+        watcher = None
+        if stop_event is not None:
+            watcher = threading.Thread(target=lambda: (stop_event.wait(), pipe.stop()), daemon=True,
+                                       name="edgepose-stop-watch")
+            watcher.start()
+        try:
+            stats = pipe.run()
+        finally:
+            restore()
+        summary = None
+        if session is not None:
+            summary = session.summary()
+        elif opts.summary or telemetry is not None:
+            summary = {"program": None, "frames": stats.frames_out}
+        if summary is not None:
+            summary.setdefault("session_id", session_id)
+            summary.setdefault("source", opts.source)
+            summary["pipeline"] = stats.as_dict()
+            if getattr(source, "gaps", None):
+                summary["camera_gaps_s"] = [round(g[1], 2) for g in source.gaps]
+            if opts.summary:
+                opts.summary.parent.mkdir(parents=True, exist_ok=True)
+                tmp = opts.summary.with_name(opts.summary.name + ".part")
+                tmp.write_text(json.dumps(summary, indent=1))
+                tmp.replace(opts.summary)
+        published = False
+        if telemetry is not None and summary is not None:
+            telemetry.publish_summary(summary)
+            published = telemetry.flush(5.0)
+        return RunOutcome(stats, summary, session_id, published)
+    finally:
+        for c in closers:
+            try:
+                c()
+            except Exception:  # noqa: BLE001
+                log.warning("closing a sink failed", exc_info=True)
+        if telemetry is not None:
+            telemetry.close()
+        engine.close()
+
+
+def _install_signal_handlers(stop: Callable[[], None]) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        log.warning("signal %d: stopping", signum)
+        stop()
+
+    for s in old:
+        signal.signal(s, handler)
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    return restore

@@ -1,0 +1,74 @@
+"""Sinks of the ``edgepose run`` pipeline that write files: poses JSON Lines and video."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgepose.errors import EdgeposeError
+from edgepose.infer import frame_record
+from edgepose.pipeline import Result
+
+log = logging.getLogger(__name__)
+
+
+class DiskFullError(EdgeposeError, OSError):
+    """The disk filled up while recording."""
+
+
+class PosesWriter:
+    """One ``edgepose infer``-format line per frame, flushed as it goes (a crash keeps what was written)."""
+
+    def __init__(self, path: Path, source_name: str):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "w")
+        self.source_name = source_name
+        self.lines = 0
+
+    def __call__(self, res: Result) -> None:
+        rec = frame_record(self.source_name, res.frame.seq, res.frame.t_media, res.frame.image, res.poses)
+        self._fh.write(json.dumps(rec) + "\n")
+        self.lines += 1
+        if self.lines % 30 == 0:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+
+class VideoRecorder:
+    """Writes each frame, drawn by ``render``, to an MP4 file; stops cleanly when the disk fills."""
+
+    def __init__(self, path: Path, fps: float, render: Callable[[Result], np.ndarray],
+                 min_free_bytes: int = 64 << 20):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.fps, self.render = path, fps, render
+        self.min_free_bytes = min_free_bytes
+        self._writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def __call__(self, res: Result) -> None:
+        img = self.render(res)
+        if self._writer is None:
+            h, w = img.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise EdgeposeError(f"cannot write video {self.path}: check the folder exists and is writable")
+        if self.frames % 100 == 0 and shutil.disk_usage(self.path.parent).free < self.min_free_bytes:
+            self.close()
+            raise DiskFullError(f"disk almost full at {self.path.parent}; recording stopped at frame {self.frames} "
+                                "(the file so far is kept). Free space or record elsewhere.")
+        self._writer.write(img)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
