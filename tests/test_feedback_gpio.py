@@ -199,3 +199,29 @@ def test_button_and_leds_drive_the_controller(factory):
     finally:
         btn.close()
         leds.close()
+
+
+def test_open_leds_uses_the_pin_factory_and_falls_back_without_gpio(factory, caplog):
+    from gpiozero.pins.mock import MockFactory as MF
+
+    from edgepose.feedback import NullLeds, open_button, open_leds
+
+    leds = open_leds(CFG.gpio, pin_factory=factory)
+    assert isinstance(leds, StatusLeds)
+    leds.show("ready")
+    assert lit(factory) == {"ready"}
+    leds.close()
+    # a pin factory whose pins refuse output (the pins do not exist on this board)
+    class NoPins(MF):
+        def pin(self, spec, **kw):
+            from gpiozero import PinInvalidPin
+
+            raise PinInvalidPin(f"no pin {spec} on this board")
+
+    with caplog.at_level("WARNING"):
+        assert isinstance(open_leds(CFG.gpio, pin_factory=NoPins()), NullLeds)
+        assert open_button(CFG.gpio, lambda: None, lambda: None, pin_factory=NoPins()) is None
+    assert any("status LEDs unavailable" in r.message and "gpio.enabled = false" in r.message
+               for r in caplog.records)
+    off = loads("[gpio]\nenabled = false")
+    assert isinstance(open_leds(off.gpio, pin_factory=factory), NullLeds)
