@@ -16,6 +16,7 @@ import sys
 _COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "infer",
+    "models",
     "outbox",
     "analyze",
 )

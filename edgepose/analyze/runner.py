@@ -201,3 +201,190 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
     if progress:
         progress(res.frames, True)
     return res
+
+
+@dataclass
+class AnalysisResult:
+    """Everything ``edgepose analyze`` produced, and what to tell the user."""
+
+    out: Path
+    pass1: PassResult
+    files: dict[str, Path] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def summary_line(self) -> str:
+        p = self.pass1
+        return (f"{p.frames} frames, {p.ids} performers, {p.poses} poses, {p.fps:.1f} fps "
+                f"-> {self.out}/poses.jsonl")
+
+
+def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = None,
+            engine: PoseEstimator | None = None, progress_stream: TextIO | None = None) -> AnalysisResult:
+    """Analyse a recorded video or folder of frames into ``out`` (see the module docstring).
+
+    Parameters
+    ----------
+    source:
+        Video file or folder of frames.
+    out:
+        Output folder (created).
+    cfg:
+        Options; defaults suit a dance clip of up to ten performers.
+    engine:
+        Pose estimator; the real BlazePose engine when None.
+    progress_stream:
+        Where the progress bar goes (None: no progress bar).
+
+    Raises
+    ------
+    SourceError
+        The source cannot be opened at all (nothing is written then).
+    """
+    cfg = cfg or AnalyzeConfig()
+    out = Path(out)
+    reader = FrameReader(source, cfg.folder_fps)
+    out.mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(cfg)
+    progress = Progress(reader.info.frames, progress_stream) if progress_stream is not None else None
+    tracker = Tracker(cfg.tracker)
+    poses_path = out / "poses.jsonl"
+    p1 = track_to_jsonl(reader, poses_path, engine, tracker, progress)
+    res = AnalysisResult(out=out, pass1=p1, files={"poses": poses_path})
+    if p1.error:
+        res.messages.append(f"{p1.error}; the {p1.frames} frames read are in {poses_path}")
+        res.failed = True
+    if p1.truncated:
+        res.messages.append(
+            f"{source} ended after {p1.frames} of the {reader.info.frames} frames it claims (truncated or "
+            f"corrupt file?); the results cover the frames read")
+    if p1.unreadable:
+        res.messages.append(f"{p1.unreadable} frame(s) of {source} could not be decoded; their lines in "
+                            f"{poses_path} carry an \"error\"")
+    if p1.vfr:
+        res.messages.append(f"{source} has a variable frame rate; times come from its timestamps")
+    if p1.frames == 1:
+        res.messages.append(f"{source} has a single frame: poses are exported, synchronisation needs more")
+    if p1.poses == 0 and p1.frames:
+        res.messages.append(f"nobody was found in the {p1.frames} frame(s) of {source}: no performer "
+                            f"sequences, no synchronisation (is anyone fully in view?)")
+    if p1.poses and (cfg.report or cfg.annotate):
+        _post(source, reader, res, cfg)
+    return res
+
+
+def _post(source: str | Path, reader: FrameReader, res: AnalysisResult, cfg: AnalyzeConfig) -> None:
+    """Pass 2: exports, synchronisation, annotated video and report, from poses.jsonl."""
+    from edgepose.analyze import export, report
+    from edgepose.analyze import sync as syncmod
+
+    out = res.out
+    plog = export.load_poses(res.files["poses"])
+    for seq in plog.sequences.values():
+        c, j = export.write_performer(seq, out / "performers")
+        res.files[f"performer_{seq.id}_csv"], res.files[f"performer_{seq.id}_jsonl"] = c, j
+    main = plog.performers()
+    minor = sorted(set(plog.sequences) - set(main))
+    if minor:
+        res.messages.append(f"ids {', '.join(map(str, minor))} were seen in under a quarter of the frames "
+                            f"(brief detections): exported, left out of the synchronisation")
+    g = None
+    rate = plog.rate
+    if len(main) >= 2 and plog.frame_count >= 3:
+        series = {i: (plog.sequences[i].t, syncmod.joint_angles(plog.sequences[i].keypoints, plog.sequences[i].layout))
+                  for i in main}
+        g = syncmod.group_sync(series, rate)
+        res.files["sync"] = _write_sync_json(out / "sync.json", g)
+    elif plog.frame_count >= 1:
+        res.messages.append(f"{len(main)} performer(s) in view for most of the clip: synchronisation needs two")
+    best, worst = report.pick_moments(g.t, g.score) if g is not None else ([], [])
+    thumbs: dict[str, list] = {"best": [], "worst": []}
+    if cfg.annotate or best or worst:
+        _annotate(reader, plog, g, out / "annotated.mp4" if cfg.annotate else None, rate,
+                  {"best": best, "worst": worst}, thumbs)
+        if cfg.annotate:
+            res.files["video"] = out / "annotated.mp4"
+    thumbs["best"].sort(key=lambda x: -x[1])
+    thumbs["worst"].sort(key=lambda x: x[1])
+    if cfg.report:
+        summary = {"source": str(source), "frames": plog.frame_count, "duration (s)":
+                   f"{(plog.times[-1] - plog.times[0]) if plog.frame_count else 0:.2f}",
+                   "frame rate": f"{rate:.2f}", "performers": ", ".join(f"#{i}" for i in main) or "none",
+                   "brief detections": ", ".join(f"#{i}" for i in minor) or "none",
+                   "group sync (mean)": f"{g.mean:.2f}" if g is not None else "n/a",
+                   "analysis speed": f"{res.pass1.fps:.1f} fps"}
+        res.files["report"] = report.write_report(out / "report.html", f"edgepose analysis: {Path(source).name}",
+                                                  summary, g, thumbs, list(res.messages))
+
+
+def _write_sync_json(path: Path, g) -> Path:
+    def num(x: float) -> float | None:
+        return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+    data = {
+        "method": "docs/sync.md", "ids": g.ids, "group_mean": num(g.mean),
+        "pairs": [{"a": p.a, "b": p.b, "mean": num(p.mean), "lag_s": num(p.lag_s), "lag_corr": num(p.lag_corr),
+                   "leader": p.leader, "aligned_mean": num(p.aligned_mean), "mirrored": num(p.mirrored)}
+                  for p in g.pairs],
+        "deviation_deg_mean": {str(i): num(float(np.nanmean(d))) if np.isfinite(d).any() else None
+                               for i, d in g.deviation_deg.items()},
+        "moves": [{"start_s": num(s), "end_s": num(e), "score": num(sc)} for s, e, sc in g.moves],
+        "series": {"t": [num(x) for x in g.t], "group": [num(x) for x in g.score],
+                   "pairs": {f"{p.a}-{p.b}": [num(x) for x in p.score] for p in g.pairs}},
+    }
+    path.write_text(json.dumps(data, separators=(",", ":")))
+    return path
+
+
+def _annotate(reader: FrameReader, plog, g, video_path: Path | None, rate: float,
+              moments: dict[str, list[float]], thumbs: dict[str, list]) -> None:
+    """Second read of the source: skeletons by id, labels, sync meter; grabs report thumbnails."""
+    import cv2
+
+    from edgepose.analyze.draw import draw_pose, draw_sync_meter
+
+    by_frame: dict[int, list[tuple[int, np.ndarray, str]]] = {}
+    for seq in plog.sequences.values():
+        for f, kp in zip(seq.frames, seq.keypoints, strict=True):
+            by_frame.setdefault(int(f), []).append((seq.id, kp, seq.layout))
+    want = {k: sorted(v) for k, v in moments.items()}
+    writer = None
+    try:
+        for rec in FrameReader(reader.path, reader.info.fps):
+            if rec.image is None:
+                continue
+            img = rec.image.copy()
+            for pid, kp, layout in by_frame.get(rec.index, []):
+                draw_pose(img, kp, pid, layout=layout)
+            score = None
+            if g is not None and len(g.t):
+                i = int(np.clip(np.searchsorted(g.t, rec.t), 0, len(g.t) - 1))
+                score = float(g.score[i])
+            draw_sync_meter(img, score)
+            if video_path is not None:
+                if writer is None:
+                    h, w = img.shape[:2]
+                    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), max(1.0, rate), (w, h))
+                    if not writer.isOpened():
+                        log.warning("cannot write %s (no mp4v encoder?); skipping the annotated video", video_path)
+                        video_path = None
+                        writer = None
+                if writer is not None:
+                    if img.shape[:2] != (reader.info.height, reader.info.width):
+                        img_w = cv2.resize(img, (reader.info.width, reader.info.height))
+                    else:
+                        img_w = img
+                    writer.write(img_w)
+            for key, times in want.items():
+                for t in list(times):
+                    if rec.t + 0.5 / max(rate, 1.0) >= t:
+                        scale = 300 / img.shape[1]
+                        thumb = cv2.resize(img, (300, int(round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+                        at = float(g.score[int(np.argmin(np.abs(g.t - t)))]) if g is not None else float("nan")
+                        thumbs[key].append((t, at, thumb))
+                        times.remove(t)
+    except Exception as e:                      # a broken file: keep the video written so far
+        log.warning("annotated video stopped early: %s", e)
+    finally:
+        if writer is not None:
+            writer.release()
