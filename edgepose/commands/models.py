@@ -1,0 +1,84 @@
+"""``edgepose models list|fetch|verify|quantize``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, fetch, verify or quantize the pose models",
+                       description="Models live in $EDGEPOSE_MODELS (default: models/ in a checkout, "
+                       "/var/lib/edgepose/models on a device) and are checked against models/manifest.toml.")
+    s = p.add_subparsers(dest="models_cmd", metavar="ACTION")
+    ls = s.add_parser("list", help="every model in the manifest and whether it is present and verified")
+    ls.set_defaults(func=_list)
+    f = s.add_parser("fetch", help="download and verify the BlazePose models (from the mediapipe wheel on PyPI)")
+    f.add_argument("names", nargs="*", help="manifest names (default: every model that comes from PyPI)")
+    f.add_argument("--wheel-cache", type=Path, help="folder holding an already downloaded mediapipe wheel")
+    f.set_defaults(func=_fetch)
+    v = s.add_parser("verify", help="check every present model's sha256; exit 1 if one is wrong")
+    v.set_defaults(func=_verify)
+    q = s.add_parser("quantize", help="build the static-INT8 landmark model on this machine")
+    q.add_argument("--calibration", type=Path, default=None,
+                   help="folder of annotated images/videos with people for calibration "
+                   "(default: ../shared/data beside a checkout)")
+    q.add_argument("--samples", type=int, default=64, help="calibration crops (default 64)")
+    q.set_defaults(func=_quantize)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _list(args: argparse.Namespace) -> int:
+    from edgepose.inference import models
+
+    d = models.models_dir()
+    entries, _ = models.load_manifest()
+    status = models.verify_all()
+    print(f"models directory: {d}")
+    for name, e in entries.items():
+        st = status[name]
+        print(f"  {name:28s} {e.file:40s} {'ok' if st == 'ok' else 'missing/bad'}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from edgepose.inference import models
+
+    res = models.fetch(args.names or None, cache=args.wheel_cache)
+    for name, what in res.items():
+        print(f"{name}: {what} ({models.models_dir() / models.load_manifest()[0][name].file})")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from edgepose.inference import models
+
+    bad = 0
+    for name, st in models.verify_all().items():
+        present = "not in" not in st
+        if st == "ok":
+            print(f"{name}: ok")
+        elif present:
+            bad += 1
+            print(f"{name}: {st}")
+        else:
+            print(f"{name}: absent")
+    return 1 if bad else 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from edgepose.inference import models, quantize
+
+    entries, _ = models.load_manifest()
+    float_path = models.verified_path("pose_landmark_full")
+    out = models.models_dir() / entries["pose_landmark_full_int8"].file
+    data = args.calibration or (Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+    if not data.is_dir():
+        print(f"edgepose models quantize: calibration folder {data} not found; pass --calibration DIR "
+              "(images or videos of people, ideally from this camera)", file=sys.stderr)
+        return 2
+    crops = quantize.calibration_crops(data, n=args.samples)
+    rep = quantize.build_int8(float_path, out, crops)
+    print(rep.text() if hasattr(rep, "text") else rep)
+    return 0

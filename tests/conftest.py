@@ -1,0 +1,43 @@
+"""Shared fixtures: the repo root, the shared data folder and one pose engine per test session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = (ROOT / ".." / "shared" / "data").resolve()
+SHARED_TOOLS = (ROOT / ".." / "shared" / "tools").resolve()
+
+
+def need_data(*parts: str) -> Path:
+    p = DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data {p} is not here (tests read ../shared/data beside the repo)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return need_data()
+
+
+@pytest.fixture(scope="session")
+def shared_tools():
+    """The shared scorers (check_contracts, coco_eval), imported from ../shared/tools."""
+    if not (SHARED_TOOLS / "coco_eval.py").exists():
+        pytest.skip("../shared/tools is not here")
+    sys.path.insert(0, str(SHARED_TOOLS))
+    import check_contracts
+    import coco_eval
+
+    return check_contracts, coco_eval
+
+
+@pytest.fixture(scope="session")
+def still_engine():
+    from edgepose.inference.engine import EngineConfig, PoseEngine
+
+    return PoseEngine(EngineConfig(max_people=20))

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Install edgepose and everything it needs on a fresh Debian / Raspberry Pi OS machine, fetch and
+# verify the models, then run a session: on the camera when one is attached, otherwise on
+# OpenCV's public sample clip vtest.avi (Debian package opencv-doc). Says which.
+#
+#   bash tools/quickstart.sh              install + run
+#   bash tools/quickstart.sh --install    install only (what CI uses)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+
+APT_PACKAGES=(
+  python3 python3-venv python3-pip    # the interpreter and venv
+  mosquitto                           # MQTT broker: tests and a local dashboard
+  opencv-doc                          # OpenCV's sample clip vtest.avi (the demo without a camera)
+  espeak-ng alsa-utils                # spoken cues rendered to WAV, played with aplay
+  shellcheck systemd                  # checks of firmware scripts and the systemd unit
+  chromium                            # headless browser for the dashboard test
+  libgl1 libglib2.0-0                 # runtime libraries of the OpenCV/LiteRT wheels
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> apt: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts the mosquitto service on install; tests start their own brokers on free ports.
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  # --system-site-packages lets a Raspberry Pi use Debian's python3-picamera2.
+  python3 -m venv --system-site-packages .venv
+fi
+echo "==> pip: installing edgepose and its test tools"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+echo "==> models: fetching and verifying"
+.venv/bin/edgepose models fetch
+
+[ "$mode" = "--install" ] && { echo "==> installed"; exit 0; }
+
+mkdir -p out
+if ls /dev/video* >/dev/null 2>&1 || { command -v rpicam-hello >/dev/null && rpicam-hello --list-cameras 2>/dev/null | grep -q '^[0-9]'; }; then
+  src=0
+  command -v rpicam-hello >/dev/null && src=picam
+  echo "==> camera found: running a live session on '$src' (Ctrl-C ends it; summary in out/summary.json)"
+  exec .venv/bin/edgepose run --source "$src" --program squat --summary out/summary.json --display
+fi
+clip=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+echo "==> no camera attached: running on OpenCV's public sample clip $clip"
+.venv/bin/edgepose run --source "$clip" --max-people 6 --poses out/vtest_poses.jsonl \
+  --record out/vtest_overlay.mp4 --summary out/vtest_summary.json
+echo "==> wrote out/vtest_poses.jsonl (poses per frame), out/vtest_overlay.mp4 (overlay video), out/vtest_summary.json"
