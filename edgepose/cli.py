@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "outbox",
     "analyze",
     "doctor",
+    "dashboard",
 )
 
 
