@@ -326,6 +326,22 @@ class Tracker:
                 tr.pending.clear()
         return poses
 
+    def finish(self) -> None:
+        """End of the stream: confirm tentative tracks that could not reach ``min_hits``.
+
+        A clip shorter than ``min_hits`` frames would otherwise give nobody an id; a track seen
+        in every frame of such a clip is confirmed. Longer clips are not affected.
+        """
+        total = self.frame + 1
+        late = [t for t in self.tracks if not t.confirmed and t.hits >= min(self.config.min_hits, total)
+                and t.last_frame == self.frame]
+        if late:
+            self._confirm(late, self.frame)
+            for tr in late:
+                for p in tr.pending:
+                    p.id = tr.id
+                tr.pending.clear()
+
     # ------------------------------------------------------------------ internals
     def _dedupe(self, poses: list[Pose]) -> list[Pose]:
         if len(poses) < 2:
@@ -335,9 +351,24 @@ class Tracker:
         boxes = np.array([box_of(x[:, :2], x[:, 2], self.config.min_visibility) for x in k])
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         oks = oks_matrix(k[:, :, :2], k[:, :, 2], k[:, :, :2], k[:, :, 2], area, self.config.min_visibility)
+        iou = iou_matrix(boxes, boxes)
+        core = [_C[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip",
+                                "left_knee", "right_knee", "left_ankle", "right_ankle")]
+        h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+
+        def same(i: int, j: int) -> bool:
+            if max(oks[i, j], oks[j, i]) >= self.config.dedupe_oks:
+                return True
+            # Torso and legs on top of each other at the same scale: one person whose arms the
+            # two estimates disagree on (two people one behind the other differ in scale).
+            if iou[i, j] < 0.5 or not 0.8 < h[i] / h[j] < 1.25:
+                return False
+            d = np.linalg.norm(k[i, core, :2] - k[j, core, :2], axis=1)
+            return float(np.median(d)) < 0.1 * max(h[i], h[j])
+
         keep: list[int] = []
         for i in range(len(poses)):
-            if all(max(oks[i, j], oks[j, i]) < self.config.dedupe_oks for j in keep):
+            if not any(same(i, j) for j in keep):
                 keep.append(i)
         if len(keep) < len(poses):
             log.debug("frame %d: %d duplicate poses dropped", self.frame + 1, len(poses) - len(keep))

@@ -192,6 +192,7 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
             res.error = f"{reader.path}: reading stopped at frame {res.frames}: {e}"
             log.error(res.error)
         finally:
+            tracker.finish()
             while held:
                 emit(fh, held.popleft())
     res.seconds = time.monotonic() - t0

@@ -160,8 +160,15 @@ def resample(t: np.ndarray, angles: np.ndarray, grid: np.ndarray, max_gap_s: flo
     return out
 
 
+def _fit(n: int, length: int) -> int:
+    """An odd window no longer than the signal (``np.convolve(mode="same")`` keeps the length)."""
+    n = min(n, length)
+    return max(1, n if n % 2 else n - 1)
+
+
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
     """Centred moving mean over ``n`` samples along axis 0, ignoring NaN (NaN stays NaN)."""
+    n = _fit(n, len(x))
     if n <= 1:
         return x.copy()
     ok = np.isfinite(x)
@@ -188,6 +195,7 @@ def prepare(t: np.ndarray, angles: np.ndarray, grid: np.ndarray, rate: float,
 # ---------------------------------------------------------------------------- pair score
 def _window_sum(x: np.ndarray, n: int) -> np.ndarray:
     """Centred moving sum over ``n`` samples along axis 0 (NaN treated as 0)."""
+    n = _fit(n, len(x))
     return np.convolve(np.nan_to_num(x), np.ones(n), mode="same")
 
 
