@@ -255,13 +255,13 @@ def test_discovery_configs() -> None:
     ids = set()
     for topic, cfg in msgs.items():
         assert topic.startswith("homeassistant/") and topic.endswith("/config")
-        assert topic.split("/")[2] == "edgepose_gym_pi_01"
+        assert topic.split("/")[2] == "edgepose_gym-pi-01"
         for key in ("name", "unique_id", "availability", "device"):
             assert key in cfg, (topic, key)
         av = cfg["availability"][0]
         assert av["topic"] == "edgepose/gym-pi-01/status"
         assert (av["payload_available"], av["payload_not_available"]) == ("online", "offline")
-        assert cfg["device"]["identifiers"] == ["edgepose_gym_pi_01"] and cfg["device"]["sw_version"] == "0.1.0"
+        assert cfg["device"]["identifiers"] == ["edgepose_gym-pi-01"] and cfg["device"]["sw_version"] == "0.1.0"
         ids.add(cfg["unique_id"])
         if "/sensor/" in topic:
             assert cfg["state_topic"].startswith("edgepose/gym-pi-01/session/")

@@ -29,7 +29,7 @@ _SENSORS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 
 
 def _node(settings: MqttSettings) -> str:
-    return f"edgepose_{settings.device_id}".replace("-", "_")
+    return f"edgepose_{settings.device_id}"  # HA allows [A-Za-z0-9_-] here, so ACLs can use %u
 
 
 def discovery_messages(settings: MqttSettings, firmware: str, model: str | None = None

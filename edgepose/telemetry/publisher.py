@@ -249,6 +249,7 @@ class Telemetry:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
+            self._answered = False
             while not self._stop.is_set():
                 rc = client.loop(timeout=0.2)
                 self._drain_acks()
@@ -256,6 +257,11 @@ class Telemetry:
                     break
             if self._stop.is_set():
                 break
+            if not self._answered:
+                # e.g. a TLS listener that wants a client certificate hangs up after the handshake
+                self.last_error = (f"{self.settings.host}:{self.settings.port} closed the connection before "
+                                   f"accepting it ({mqtt.error_string(rc)}); check TLS files and credentials")
+                log.warning("MQTT %s", self.last_error)
             self._connected.clear()
             if self._fallback_pending():
                 continue
@@ -267,6 +273,7 @@ class Telemetry:
             backoff = min(backoff * 2, self.max_backoff)
 
     _connected_since_backoff = False
+    _answered = False
     _want_fallback = False
 
     def _fallback_pending(self) -> bool:
@@ -342,6 +349,7 @@ class Telemetry:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Any) -> None:
+        self._answered = True
         if reason.is_failure:
             self.last_error = f"broker {self.settings.host}:{self.settings.port} refused the connection: {reason}"
             log.error("MQTT %s", self.last_error)
