@@ -40,6 +40,7 @@ class RunOptions:
     progress: Callable[[str], None] | None = None
     width: int | None = None
     height: int | None = None
+    display_config: Any = None  # edgepose.config.DisplayConfig; default: an HDMI/DSI screen
 
 
 @dataclass
@@ -111,7 +112,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
             sinks.append(w)
             closers.append(w.close)
         if opts.record or opts.display:
-            from edgepose.feedback.overlay import render_result
+            from edgepose.render import hud_of, render_result
 
             if opts.record:
                 rec = VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
@@ -119,10 +120,12 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
                 sinks.append(rec)
                 closers.append(rec.close)
             if opts.display:
+                from edgepose.config import DisplayConfig
                 from edgepose.feedback.display import open_display
 
-                disp = open_display("auto")
-                sinks.append(lambda r: disp.show(render_result(r, opts.program)))
+                disp = open_display(opts.display_config or DisplayConfig(kind="hdmi"), strict=True)
+                sinks.append(lambda r: disp.show(render_result(r, opts.program),
+                                                 hud_of(r.feedback, opts.program, r.frame.t_media)))
                 closers.append(disp.close)
         if opts.mqtt is not None:
             from edgepose.telemetry.publisher import Telemetry

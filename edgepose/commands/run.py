@@ -43,7 +43,9 @@ def main(args: argparse.Namespace) -> int:
         max_people=args.max_people or m.max_people,
         threads=m.threads,
         delegate=None if m.delegate == "xnnpack" else m.delegate,
-        detector_every=m.detector_every or 10_000,
+        # 0 in the config: the detector runs only to replace a lost person, and to look for more
+        # people at the engine's default interval while fewer than max_people are tracked.
+        detector_every=m.detector_every or EngineConfig.detector_every,
     )
     mqtt = None
     if args.mqtt or args.device_id:

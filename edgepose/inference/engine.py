@@ -294,8 +294,7 @@ class PoseEngine:
             for d in self._detect(image, self._use_tiles(image)):
                 if len(tracks) >= c.max_people:
                     break
-                hip = d.keypoints[0]
-                if any(t_.result.keypoints is not None and _inside(hip, t_.result.keypoints) for t_ in tracks):
+                if any(_same_hips(d.keypoints[0], t_.result.keypoints) for t_ in tracks):
                     continue
                 r = self._landmarks(image, d.roi())
                 if r.score < c.min_pose_score:
@@ -329,9 +328,8 @@ class PoseEngine:
         self.close()
 
 
-def _inside(pt: np.ndarray, kp: np.ndarray, margin: float = 0.1) -> bool:
-    body = kp[11:29]
-    x0, y0 = body[:, 0].min(), body[:, 1].min()
-    x1, y1 = body[:, 0].max(), body[:, 1].max()
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    return bool(x0 - mx <= pt[0] <= x1 + mx and y0 - my <= pt[1] <= y1 + my)
+def _same_hips(hip: np.ndarray, kp: np.ndarray, frac: float = 0.12) -> bool:
+    """A detection's mid-hip lies on a tracked person's mid-hip (a box test would also swallow
+    a neighbour whose hips sit inside the tracked person's outstretched arms)."""
+    mid = (kp[23, :2] + kp[24, :2]) / 2.0
+    return float(np.linalg.norm(hip - mid)) < frac * _pose_scale(kp)
