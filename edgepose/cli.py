@@ -21,6 +21,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "doctor",
     "dashboard",
+    "programs",
+    "match",
+    "teach",
 )
 
 

@@ -1,0 +1,289 @@
+"""Repetition counting on a smoothed signal, with hysteresis that calibrates itself.
+
+A rep is one excursion of the signal away from its rest level and back. The counter works on
+``y`` = the signal, negated for ``direction = "down"`` programs, so a rep always takes ``y`` up to
+a *far* extreme and back down to a *rest* extreme.
+
+Turning points are found with a zig-zag rule: an extreme is confirmed only when the signal has
+come back from it by at least ``h``, where
+
+    h = max(0.5 * min_amplitude, hysteresis * typical_swing)
+
+``typical_swing`` is the median of the last four swings between confirmed turning points once
+there are two, and before that the spread of the smoothed signal over the last ``window_s``
+seconds. Jitter smaller than ``h`` therefore never makes a turning point, whatever the units,
+the body size or the camera distance; ``h`` follows the movement the person actually makes, and
+a slow drift (the person walking towards the camera) does not inflate it. A rep
+is counted when its far extreme is confirmed and its excursion from the preceding rest extreme is
+at least ``min_amplitude`` (smaller ones are "partial": too small to be a rep), and its far
+extreme comes at least ``min_period_s`` after the previous rep's (nobody repeats faster; a quicker
+second far extreme is a wobble of the same rep and is merged into it). A far extreme with no rest extreme before it
+(the person starts mid-rep) is not a rep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GAP_RESET_S = 2.0
+END_CREDIT = 0.75  # after this long without a signal, a half-done rep is forgotten
+
+
+class Smoother:
+    """Median of the last three samples, then an exponential average with time constant ``tau``.
+
+    The median removes one-frame glitches (a swapped limb); the average removes jitter. Time
+    aware, so a varying frame rate smooths the same.
+    """
+
+    def __init__(self, tau_s: float) -> None:
+        self.tau = tau_s
+        self.buf: deque[float] = deque(maxlen=3)
+        self.y: float | None = None
+        self.t: float | None = None
+
+    def reset(self) -> None:
+        self.buf.clear()
+        self.y = self.t = None
+
+    def __call__(self, t: float, x: float) -> float:
+        self.buf.append(x)
+        med = float(np.median(self.buf))
+        if self.y is None or self.t is None or self.tau <= 0:
+            self.y = med
+        else:
+            a = 1.0 - math.exp(-max(0.0, t - self.t) / self.tau)
+            self.y += a * (med - self.y)
+        self.t = t
+        return self.y
+
+
+@dataclass
+class Rep:
+    """One counted repetition (times in seconds of the session clock, values in signal units)."""
+
+    index: int
+    t_start: float  # the rest extreme before it
+    t_far: float  # its far extreme
+    t_counted: float  # when it was confirmed
+    amplitude: float
+    t_end: float | None = None  # the rest extreme after it (None until seen)
+    rom: dict[str, list[float]] = field(default_factory=dict)  # name -> [min, max]
+    faults: list[str] = field(default_factory=list)
+    complete: bool = True
+    source: str = "signal"  # "fallback" when counted while the main signal was unseen
+
+    @property
+    def duration_s(self) -> float:
+        end = self.t_end if self.t_end is not None else self.t_counted
+        return max(0.0, end - self.t_start)
+
+
+@dataclass(frozen=True)
+class RepEvent:
+    kind: str  # "rep" (counted), "partial" (an excursion too small to count)
+    rep: Rep | None
+    amplitude: float
+
+
+class RepCounter:
+    """Streaming rep counter on one signal.
+
+    Parameters
+    ----------
+    direction:
+        ``"down"`` when a rep takes the signal down and back (knee angle in a squat), ``"up"``
+        when it takes it up and back (arm elevation in a raise).
+    min_amplitude:
+        The smallest excursion that can be a rep, in signal units (a floor against jitter).
+    hysteresis:
+        Share of the recent range a reversal must exceed to confirm a turning point.
+    smooth_s:
+        Time constant of the smoothing.
+    window_s:
+        How far back the recent range looks.
+    """
+
+    def __init__(self, direction: str, min_amplitude: float, hysteresis: float = 0.35, smooth_s: float = 0.1,
+                 window_s: float = 10.0, gap_reset_s: float = GAP_RESET_S, min_period_s: float = 0.0) -> None:
+        if direction not in ("up", "down"):
+            raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
+        self.sign = 1.0 if direction == "up" else -1.0
+        self.min_amp = float(min_amplitude)
+        self.hyst = float(hysteresis)
+        self.window_s = float(window_s)
+        self.gap_reset_s = float(gap_reset_s)
+        self.min_period_s = float(min_period_s)
+        self.smooth = Smoother(smooth_s)
+        self.hist: deque[tuple[float, float]] = deque()
+        self.reps: list[Rep] = []
+        self.partials = 0
+        self._reset_zigzag()
+        self.last_t: float | None = None
+        self.value: float | None = None  # smoothed signal, original units
+
+    def _reset_zigzag(self) -> None:
+        self.seeking: str | None = None  # None (start), "max" or "min"
+        self.run_min = (math.inf, 0.0)
+        self.run_max = (-math.inf, 0.0)
+        self.ext = (0.0, 0.0)  # (y, t) of the candidate extreme
+        self.rest: tuple[float, float] | None = None  # last confirmed rest extreme
+        self.open_rep: Rep | None = None  # counted, waiting for its rest extreme
+        self.frame_rom: dict[str, list[float]] = {}
+        self.frame_faults: set[str] = set()
+        self.swings: list[float] = []
+        self.last_turn: float | None = None
+
+    def _turn(self, y: float) -> None:
+        if self.last_turn is not None:
+            self.swings.append(abs(y - self.last_turn))
+        self.last_turn = y
+
+    @property
+    def count(self) -> int:
+        return len(self.reps)
+
+    def threshold(self) -> float:
+        if len(self.swings) >= 2:
+            return max(0.5 * self.min_amp, self.hyst * float(np.median(self.swings[-4:])))
+        if self.hist:
+            ys = [y for _, y in self.hist]
+            rng = max(ys) - min(ys)
+        else:
+            rng = 0.0
+        return max(0.5 * self.min_amp, self.hyst * rng)
+
+    @property
+    def phase(self) -> str:
+        """``"rest"``, ``"going"`` (towards the far end) or ``"returning"``."""
+        if self.seeking == "max":
+            return "going"
+        if self.seeking == "min":
+            return "returning"
+        return "rest"
+
+    def update(self, t: float, x: float | None, extras: dict[str, float] | None = None,
+               faults: set[str] | None = None) -> RepEvent | None:
+        """Feed one sample (``None`` when the signal was not seen); returns a rep event or ``None``.
+
+        ``extras`` are other measures (e.g. joint angles) whose per-rep min/max are kept;
+        ``faults`` are form faults seen on this frame, attached to the rep in progress.
+        """
+        if x is None or not math.isfinite(x):
+            if self.last_t is not None and t - self.last_t > self.gap_reset_s:
+                self._forget()
+            return None
+        if self.last_t is not None and t - self.last_t > self.gap_reset_s:
+            self._forget()
+        self.last_t = t
+        xs = self.smooth(t, float(x))
+        self.value = xs
+        y = self.sign * xs
+        self.hist.append((t, y))
+        while self.hist and self.hist[0][0] < t - self.window_s:
+            self.hist.popleft()
+        for k, v in (extras or {}).items():
+            mm = self.frame_rom.setdefault(k, [v, v])
+            mm[0], mm[1] = min(mm[0], v), max(mm[1], v)
+        self.frame_faults |= faults or set()
+        h = self.threshold()
+        if self.seeking is None:
+            if y < self.run_min[0]:
+                self.run_min = (y, t)
+            if y > self.run_max[0]:
+                self.run_max = (y, t)
+            if y - self.run_min[0] > h:
+                self._confirm_rest(self.run_min, y, t)
+            elif self.run_max[0] - y > h:
+                self._turn(self.run_max[0])
+                self.seeking, self.ext = "min", (y, t)  # started mid-rep: that top is no rep
+            return None
+        if self.seeking == "max":
+            if y >= self.ext[0]:
+                self.ext = (y, t)
+            elif self.ext[0] - y > h:
+                return self._confirm_far(y, t)
+            return None
+        if y <= self.ext[0]:
+            self.ext = (y, t)
+        elif y - self.ext[0] > h:
+            self._confirm_rest(self.ext, y, t)
+        return None
+
+    def _forget(self) -> None:
+        self.smooth.reset()
+        self.hist.clear()
+        self._reset_zigzag()
+
+    def _confirm_rest(self, ext: tuple[float, float], y: float, t: float) -> None:
+        self._turn(ext[0])
+        if self.open_rep is not None:
+            self.open_rep.t_end = ext[1]
+            self._close(self.open_rep)
+            self.open_rep = None
+        self.rest = ext
+        self.seeking, self.ext = "max", (y, t)
+        self.frame_rom, self.frame_faults = {}, set()
+
+    def _close(self, rep: Rep) -> None:
+        for k, mm in self.frame_rom.items():
+            cur = rep.rom.setdefault(k, list(mm))
+            cur[0], cur[1] = min(cur[0], mm[0]), max(cur[1], mm[1])
+        for f in sorted(self.frame_faults):
+            if f not in rep.faults:
+                rep.faults.append(f)
+
+    def _confirm_far(self, y: float, t: float) -> RepEvent | None:
+        far = self.ext
+        self._turn(far[0])
+        self.seeking, self.ext = "min", (y, t)
+        if self.rest is None:
+            return None
+        amp = far[0] - self.rest[0]
+        if amp < self.min_amp:
+            self.partials += 1
+            return RepEvent("partial", None, amp)
+        if self.reps and far[1] - self.reps[-1].t_far < self.min_period_s:
+            prev = self.reps[-1]  # a wobble of the same rep: merge
+            if amp > prev.amplitude:
+                prev.amplitude, prev.t_far = amp, far[1]
+            self._close(prev)
+            prev.t_end = None
+            self.frame_rom, self.frame_faults = {}, set()
+            self.open_rep = prev
+            return None
+        rep = Rep(index=len(self.reps) + 1, t_start=self.rest[1], t_far=far[1], t_counted=t, amplitude=amp)
+        self._close(rep)
+        self.frame_rom, self.frame_faults = {}, set()
+        self.reps.append(rep)
+        self.open_rep = rep
+        return RepEvent("rep", rep, amp)
+
+    def finish(self) -> None:
+        """End of the session.
+
+        A counted rep still waiting for its rest end keeps what was seen. A rep in progress whose
+        excursion already reached ``END_CREDIT`` of the median excursion of the counted reps and
+        whose return had visibly begun (by half the hysteresis) counts: it reached the far end and
+        only the end of its return was cut off. It is marked ``t_end = None``.
+        """
+        if self.seeking == "max" and self.rest is not None and self.reps and self.hist:
+            amp = self.ext[0] - self.rest[0]
+            typical = float(np.median([r.amplitude for r in self.reps]))
+            returned = self.ext[0] - self.hist[-1][1]
+            if amp >= max(self.min_amp, END_CREDIT * typical) and returned >= 0.5 * self.threshold() \
+                    and self.ext[1] - self.reps[-1].t_far >= self.min_period_s:
+                rep = Rep(index=len(self.reps) + 1, t_start=self.rest[1], t_far=self.ext[1],
+                          t_counted=self.last_t or self.ext[1], amplitude=amp)
+                self._close(rep)
+                self.reps.append(rep)
+                self.seeking = None
+                return
+        if self.open_rep is not None:
+            self._close(self.open_rep)
+            self.open_rep.t_end = self.last_t
+            self.open_rep = None

@@ -1,0 +1,498 @@
+"""A live session: one program, a stream of poses in, feedback per frame and a summary out.
+
+Pure: no I/O, no clock of its own (the caller passes each frame's time). The pipeline calls
+:meth:`Session.update` for every frame (``poses`` may be empty) and :meth:`Session.summary` at
+the end. The score formulas are in ``docs/scoring.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgepose.evaluate.angles import (
+    ANGLE_MEASURES,
+    NEEDS,
+    SIDED,
+    VERTEX,
+    Measure,
+    canonical,
+    combine_sides,
+    measure_pose,
+)
+from edgepose.evaluate.cues import CueGate
+from edgepose.evaluate.match import MatchResult, judge, match_program
+from edgepose.evaluate.person import PersonPicker
+from edgepose.evaluate.reps import RepCounter
+from edgepose.pose import Pose
+from edgepose.programs import Check, Program
+
+MIN_CONF = 0.5  # a measure is judged live only when seen at least this well
+GOOD, NEAR = 0.8, 0.5  # match score thresholds of the "good" and "near" levels
+HOLD_ENTER, HOLD_LEAVE = 0.8, 0.65  # a hold starts at GOOD and survives small wobbles
+UNSEEN_CUE_S = 1.0
+CUE_STEP_BACK = "Step back so I can see your whole body"
+CUE_TURN_SIDE = "Turn sideways to the camera"
+CUE_TURN_FRONT = "Turn to face the camera"
+
+
+@dataclass
+class Feedback:
+    """What the sinks show for one frame.
+
+    ``cue`` is the one active instruction (or ``None``); ``cue_new`` is true on the frame it
+    became active (speak it then). ``joints`` maps BlazePose joint names to "on", "near", "off"
+    or "unseen"; ``level`` drives the LEDs ("good" green, "near" amber, "fix" red, "none" off).
+    """
+
+    state: str
+    cue: str | None = None
+    joints: dict[str, str] = field(default_factory=dict)
+    level: str = "none"
+    reps: int = 0
+    score: float = 0.0
+    hold_s: float = 0.0
+    angles: dict[str, float] = field(default_factory=dict)
+    cue_new: bool = False
+    person_box: tuple[float, float, float, float] | None = None
+
+
+def _view(ms: dict[str, Measure], pose: Pose) -> str:
+    """"front" when the shoulders are wide in the image relative to the torso, else "side"."""
+    from edgepose.evaluate.angles import torso_length
+
+    tl = torso_length(pose)
+    if tl <= 0:
+        return "side"
+    w = float(np.hypot(*(pose.xy("left_shoulder") - pose.xy("right_shoulder"))))
+    return "front" if w / tl > 0.45 else "side"
+
+
+def _out_of_frame(pose: Pose, names: tuple[str, ...], frame_size: tuple[int, int]) -> bool:
+    w, h = frame_size
+    for n in names:
+        x, y = pose.xy(n)
+        if x < 0 or y < 0 or x >= w or y >= h:
+            return True
+    return False
+
+
+class Session:
+    """Feedback and metrics for one program over one stream of poses."""
+
+    def __init__(self, program: Program) -> None:
+        self.prog = program
+        self.picker = PersonPicker()
+        self.cues = CueGate()
+        self.t0: float | None = None
+        self.t_last: float | None = None
+        self.tracked_s = 0.0
+        self.frames = 0
+        self.frames_with_person = 0
+        self.unseen_since: float | None = None
+        # target-pose state
+        self.match_sum = 0.0
+        self.match_n = 0
+        self.holding = False
+        self.hold_start = 0.0
+        self.hold_s = 0.0
+        self.best_hold_s = 0.0
+        self.on_target_s = 0.0
+        self.holds: list[dict] = []
+        self.best_match: MatchResult | None = None
+        # reps
+        spec = program.reps
+        self.counter: RepCounter | None = None
+        if spec is not None:
+            gap = 120.0 if program.clinical and program.clinical.test == "timed-up-and-go" else 2.0
+            self.counter = RepCounter(spec.direction, spec.min_amplitude, spec.hysteresis, spec.smooth_s,
+                                      spec.window_s, gap_reset_s=gap, min_period_s=spec.min_rep_s)
+        self.fb_counter: RepCounter | None = None
+        if spec is not None and spec.fallback:
+            self.fb_counter = RepCounter(spec.direction, spec.min_amplitude, spec.hysteresis, spec.smooth_s,
+                                         spec.window_s, min_period_s=spec.min_rep_s)
+        self.fault_frames: dict[str, int] = {}
+        self.rep_frames = 0
+        self.done = False
+        self.clinical_count_extra = 0
+
+    # ------------------------------------------------------------ per frame
+    def update(self, poses: list[Pose], t: float, frame_size: tuple[int, int]) -> Feedback:
+        """Feed one frame; returns the feedback to show for it."""
+        if self.t0 is None:
+            self.t0 = t
+        dt = 0.0 if self.t_last is None else max(0.0, min(1.0, t - self.t_last))
+        self.t_last = t
+        self.frames += 1
+        pose = self.picker.pick(poses, t)
+        if pose is None:
+            self._end_hold(t)
+            if self.counter is not None:
+                self.counter.update(t, None)
+            cue, new = self.cues.update(t, [])
+            return Feedback("waiting", cue, {}, "none", self.reps, self.live_score(), 0.0, {}, new)
+        self.frames_with_person += 1
+        self.tracked_s += dt
+        ms = measure_pose(pose)
+        angles = {k: round(m.value, 1) for k, m in ms.items() if k in ANGLE_MEASURES and m.conf >= MIN_CONF}
+        if self.prog.kind == "pose" or (self.prog.clinical and self.prog.clinical.test == "single-leg-stance"):
+            fb = self._update_pose(pose, ms, t, dt, frame_size)
+        else:
+            fb = self._update_reps(pose, ms, t, frame_size)
+        fb.angles = angles
+        fb.person_box = pose.box(0.3)
+        return fb
+
+    def _unseen_cue(self, pose: Pose, ms: dict[str, Measure], t: float, unseen: bool, needs: tuple[str, ...],
+                    frame_size: tuple[int, int]) -> str | None:
+        if not unseen:
+            self.unseen_since = None
+            return None
+        if self.unseen_since is None:
+            self.unseen_since = t
+        if t - self.unseen_since < UNSEEN_CUE_S:
+            return None
+        if _out_of_frame(pose, needs, frame_size):
+            return CUE_STEP_BACK
+        view = _view(ms, pose)
+        if self.prog.view == "side" and view == "front":
+            return CUE_TURN_SIDE
+        if self.prog.view == "front" and view == "side":
+            return CUE_TURN_FRONT
+        return CUE_STEP_BACK
+
+    # ------------------------------------------------------------ target poses / holds
+    def _update_pose(self, pose: Pose, ms: dict[str, Measure], t: float, dt: float,
+                     frame_size: tuple[int, int]) -> Feedback:
+        res = match_program(self.prog, ms, MIN_CONF)
+        self.match_sum += res.score
+        self.match_n += 1
+        if self.best_match is None or res.score > self.best_match.score:
+            self.best_match = res
+        joints: dict[str, str] = {}
+        rank = {"unseen": 0, "on": 1, "near": 2, "off": 3}
+        for c in res.checks:
+            j = VERTEX.get(c.measure)
+            if j and rank[c.state] > rank.get(joints.get(j, "unseen"), 0) or (j and j not in joints):
+                joints[j] = c.state
+        unseen = res.seen_share < 0.75
+        needs = tuple(sorted({n for c in res.checks for n in NEEDS.get(c.measure, ())}))
+        wanted = []
+        u = self._unseen_cue(pose, ms, t, unseen, needs, frame_size)
+        if u:
+            wanted.append(u)
+        # the worst deviation first: it is what most needs fixing
+        for c in sorted(res.checks, key=lambda c: -c.excess * c.check.weight):
+            if c.state in ("off", "near") and c.cue and c.cue not in wanted:
+                wanted.append(c.cue)
+        score = res.score
+        if not self.holding and score >= HOLD_ENTER and not unseen:
+            self.holding, self.hold_start = True, t
+        elif self.holding and (score < HOLD_LEAVE or unseen):
+            self._end_hold(t)
+        if self.holding:
+            self.on_target_s += dt
+            self.hold_s = t - self.hold_start
+            self.best_hold_s = max(self.best_hold_s, self.hold_s)
+            cap = self.prog.clinical.max_hold_s if self.prog.clinical else None
+            if cap and self.hold_s >= cap:
+                self._end_hold(t)
+                self.done = True
+        level = "good" if score >= GOOD else ("near" if score >= NEAR else "fix")
+        if unseen:
+            level = "none"
+        cue, new = self.cues.update(t, wanted if not self.holding or score < GOOD else [])
+        state = "holding" if self.holding else "tracking"
+        if self.done:
+            state = "done"
+        return Feedback(state, cue, joints, level, 0, round(100 * score, 1), round(self.hold_s if self.holding else 0.0, 2),
+                        {}, new)
+
+    def _end_hold(self, t: float) -> None:
+        if self.holding:
+            side = None
+            if self.best_match is not None:
+                side = "mirrored" if self.best_match.mirrored else "as-written"
+            self.holds.append({"t_start": round(self.hold_start - (self.t0 or 0), 2), "hold_s": round(t - self.hold_start, 2),
+                               "side": side})
+        self.holding = False
+        self.hold_s = 0.0
+
+    # ------------------------------------------------------------ reps
+    def _signal(self, ms: dict[str, Measure], name: str | None = None) -> float | None:
+        spec = self.prog.reps
+        assert spec is not None
+        name = name or spec.signal
+        if name in SIDED:
+            m = combine_sides(ms, name, spec.combine, MIN_CONF)
+        else:
+            m = ms.get(canonical(name))
+            if m is not None and m.conf < MIN_CONF:
+                m = None
+        return None if m is None else m.value
+
+    def _rom_values(self, ms: dict[str, Measure]) -> dict[str, float]:
+        spec = self.prog.reps
+        assert spec is not None
+        out = {}
+        for name in spec.rom:
+            m = combine_sides(ms, name, "visible", MIN_CONF) if name in SIDED else ms.get(canonical(name))
+            if m is not None and m.conf >= MIN_CONF:
+                out[name] = m.value
+        return out
+
+    def _form(self, ms: dict[str, Measure], pose: Pose) -> tuple[list[tuple[Check, object]], str]:
+        view = _view(ms, pose)
+        out = []
+        assert self.counter is not None
+        for c in self.prog.form:
+            if c.view != "any" and c.view != view:
+                continue
+            if c.phase == "far" and self.counter.phase != "going":
+                continue
+            r = judge(c, ms.get(c.measure), c.measure, MIN_CONF)
+            out.append((c, r))
+        return out, view
+
+    def _update_reps(self, pose: Pose, ms: dict[str, Measure], t: float, frame_size: tuple[int, int]) -> Feedback:
+        spec, counter = self.prog.reps, self.counter
+        assert spec is not None and counter is not None
+        x = self._signal(ms)
+        form, _view_now = self._form(ms, pose)
+        faults = {c.measure + (":low" if r.value is not None and r.value < c.lo else ":high")
+                  for c, r in form if r.state == "off"}
+        for f in faults:
+            self.fault_frames[f] = self.fault_frames.get(f, 0) + 1
+        self.rep_frames += 1
+        clin = self.prog.clinical
+        timed_out = False
+        if clin is not None and clin.test == "chair-stand-30s" and self.t0 is not None:
+            timed_out = t - self.t0 > clin.duration_s
+        wanted: list[str] = []
+        ev = None
+        if not timed_out and not self.done:
+            ev = counter.update(t, x, self._rom_values(ms), faults)
+        elif not self.done:
+            self._finish_chair_stand()
+        if ev is not None and ev.kind == "rep" and ev.rep is not None:
+            self._judge_rep(ev.rep)
+        if self.fb_counter is not None and not timed_out and not self.done:
+            self._update_fallback(ms, t, x is None)
+        if ev is not None and ev.kind == "partial" and spec.cue_incomplete:
+            wanted.append(spec.cue_incomplete)
+        if clin is not None and clin.test == "timed-up-and-go" and counter.reps and counter.reps[0].t_end is not None:
+            self.done = True
+        needs = NEEDS.get(canonical(spec.signal), ()) if spec.signal not in SIDED else tuple(
+            n for s in ("left", "right") for n in NEEDS.get(f"{s}_{spec.signal}", ()))
+        u = self._unseen_cue(pose, ms, t, x is None, needs, frame_size)
+        if u:
+            wanted.insert(0, u)
+        joints: dict[str, str] = {}
+        for c, r in form:
+            j = VERTEX.get(c.measure)
+            if j:
+                joints[j] = r.state
+                if r.state in ("off", "near") and r.cue and r.cue not in wanted and r.state == "off":
+                    wanted.append(r.cue)
+        if self.counter.reps:
+            last = self.counter.reps[-1]
+            if "incomplete" in last.faults and spec.cue_incomplete and t - last.t_counted < 2.0 \
+                    and spec.cue_incomplete not in wanted:
+                wanted.append(spec.cue_incomplete)
+            if "fast" in last.faults and spec.cue_fast and t - last.t_counted < 2.0 and spec.cue_fast not in wanted:
+                wanted.append(spec.cue_fast)
+        if x is None:
+            for n in needs:
+                if pose.visibility(n) < MIN_CONF:
+                    joints[n] = "unseen"
+        cue, new = self.cues.update(t, wanted)
+        states = [r.state for _, r in form]
+        if x is None:
+            level = "none"
+        elif "off" in states:
+            level = "fix"
+        elif "near" in states:
+            level = "near"
+        else:
+            level = "good"
+        ph = counter.phase
+        going = "rep_down" if spec.direction == "down" else "rep_up"
+        back = "rep_up" if spec.direction == "down" else "rep_down"
+        state = {"going": going, "returning": back}.get(ph, "rep_rest")
+        if x is None:
+            state = "tracking"
+        if self.done or timed_out:
+            state = "done"
+        return Feedback(state, cue, joints, level, self.reps, self.live_score(), 0.0, {}, new)
+
+    def _update_fallback(self, ms: dict[str, Measure], t: float, main_unseen: bool) -> None:
+        """While the main signal is unseen, reps seen on the fallback signal count.
+
+        A rep so counted resets the main counter, so the same rep is not counted twice when the
+        main signal comes back.
+        """
+        spec, fbc, main = self.prog.reps, self.fb_counter, self.counter
+        assert spec is not None and fbc is not None and main is not None and spec.fallback
+        ev = fbc.update(t, self._signal(ms, spec.fallback), self._rom_values(ms))
+        if ev is None or ev.kind != "rep" or ev.rep is None or not main_unseen:
+            return
+        last_far = main.reps[-1].t_far if main.reps else -1e9
+        if ev.rep.t_far - last_far < spec.min_rep_s:
+            return
+        rep = ev.rep
+        rep.index, rep.source = len(main.reps) + 1, "fallback"
+        main.reps.append(rep)
+        main._forget()
+
+    def _judge_rep(self, rep) -> None:
+        spec = self.prog.reps
+        assert spec is not None
+        if spec.rom_target and spec.rom and spec.rom[0] in rep.rom:
+            lo, hi = rep.rom[spec.rom[0]]
+            start, end = spec.rom_target
+            far = lo if end < start else hi
+            frac = (start - far) / (start - end) if start != end else 1.0
+            if frac < 0.75:
+                rep.faults.append("incomplete")
+                rep.complete = False
+        if rep.duration_s and rep.t_counted - rep.t_start < spec.min_rep_s / 2:
+            rep.faults.append("fast")
+
+    def _finish_chair_stand(self) -> None:
+        """30-second chair stand: a stand more than halfway up at the whistle counts."""
+        assert self.counter is not None
+        self.done = True
+        c = self.counter
+        if c.seeking == "max" and c.rest is not None and c.hist and c.reps:
+            typical = float(np.median([r.amplitude for r in c.reps]))
+            y_now = c.hist[-1][1]
+            if y_now - c.rest[0] > 0.5 * typical:
+                self.clinical_count_extra = 1
+        c.seeking = None  # the test is over: nothing more counts
+
+    @property
+    def reps(self) -> int:
+        return 0 if self.counter is None else self.counter.count + self.clinical_count_extra
+
+    # ------------------------------------------------------------ scores and summary
+    def _rep_score(self, rep) -> float:
+        spec = self.prog.reps
+        assert spec is not None
+        depth = 1.0
+        if spec.rom_target and spec.rom and spec.rom[0] in rep.rom:
+            lo, hi = rep.rom[spec.rom[0]]
+            start, end = spec.rom_target
+            far = lo if end < start else hi
+            depth = min(1.0, max(0.0, (start - far) / (start - end))) if start != end else 1.0
+        elif self.counter is not None and self.counter.reps:
+            depth = min(1.0, rep.amplitude / max(r.amplitude for r in self.counter.reps))
+        form_faults = [f for f in rep.faults if f not in ("incomplete", "fast")]
+        form = 0.5 ** len(form_faults)
+        tempo = 1.0 if spec.min_rep_s <= rep.duration_s <= spec.max_rep_s else 0.5
+        return 100.0 * (0.6 * depth + 0.25 * form + 0.15 * tempo)
+
+    def live_score(self) -> float:
+        if self.counter is not None:
+            reps = self.counter.reps
+            return round(float(np.mean([self._rep_score(r) for r in reps])), 1) if reps else 0.0
+        if self.match_n:
+            return round(100 * self.match_sum / self.match_n, 1)
+        return 0.0
+
+    def summary(self) -> dict:
+        """The session summary (JSON-able); fields are documented in docs/formats.md."""
+        if self.counter is not None:
+            self.counter.finish()
+        if self.holding and self.t_last is not None:
+            self._end_hold(self.t_last)
+        p = self.prog
+        t0 = self.t0 or 0.0
+        dur = (self.t_last - t0) if self.t_last is not None else 0.0
+        out: dict = {
+            "program": p.name, "title": p.title, "kind": p.kind,
+            "duration_s": round(dur, 2), "tracked_s": round(self.tracked_s, 2),
+            "frames": self.frames, "frames_with_person": self.frames_with_person,
+            "reps": int(self.reps),
+            "hold_s": round(self.best_hold_s, 2), "on_target_s": round(self.on_target_s, 2),
+            "cue_counts": dict(self.cues.counts),
+        }
+        if self.counter is not None:
+            reps = self.counter.reps
+            rows = []
+            for r in reps:
+                rom = {k: {"min": round(v[0], 1), "max": round(v[1], 1), "range": round(v[1] - v[0], 1)}
+                       for k, v in r.rom.items()}
+                rows.append({
+                    "index": r.index, "t_start": round(r.t_start - t0, 2), "t_far": round(r.t_far - t0, 2),
+                    "t_end": None if r.t_end is None else round(r.t_end - t0, 2),
+                    "duration_s": round(r.duration_s, 2), "amplitude": round(r.amplitude, 3),
+                    "rom": rom, "faults": list(r.faults), "complete": r.complete, "counted_on": r.source,
+                    "score": round(self._rep_score(r), 1),
+                })
+            out["rep_list"] = rows
+            out["partial_reps"] = self.counter.partials
+            spec = p.reps
+            assert spec is not None
+            rom_summary = {}
+            for name in spec.rom:
+                ranges = [row["rom"][name]["range"] for row in rows if name in row["rom"]]
+                if ranges:
+                    rom_summary[name] = {"min": min(ranges), "max": max(ranges), "mean": round(float(np.mean(ranges)), 1),
+                                         "unit": "deg" if name in SIDED[:8] or name in ANGLE_MEASURES else "torso"}
+            out["rom"] = rom_summary
+            first = spec.rom[0] if spec.rom else None
+            out["rep_rom_deg"] = [row["rom"][first]["range"] for row in rows if first and first in row["rom"]]
+            out["rep_times"] = [row["t_end"] if row["t_end"] is not None else round(reps[i].t_counted - t0, 2)
+                                for i, row in enumerate(rows)]
+            out["rep_scores"] = [row["score"] for row in rows]
+            durs = [row["duration_s"] for row in rows]
+            out["tempo"] = {"mean_rep_s": round(float(np.mean(durs)), 2) if durs else None,
+                            "reps_per_min": round(60 * len(rows) / dur, 1) if dur > 0 else None}
+            out["form_faults"] = {f: n for f, n in sorted(self.fault_frames.items())}
+            out["score"] = self.live_score()
+            out["score_parts"] = {"formula": "mean over reps of 60*depth + 25*form + 15*tempo (docs/scoring.md)"}
+        else:
+            mean_match = self.match_sum / self.match_n if self.match_n else 0.0
+            hold_part = min(1.0, self.best_hold_s / p.hold_target_s)
+            out["mean_match"] = round(mean_match, 3)
+            out["holds"] = self.holds
+            out["score"] = round(100 * (0.5 * mean_match + 0.5 * hold_part), 1)
+            out["score_parts"] = {"mean_match": round(mean_match, 3), "hold_part": round(hold_part, 3),
+                                  "formula": "50*mean_match + 50*min(1, best_hold_s/hold_target_s)"}
+        if p.clinical is not None:
+            out["clinical"] = self._clinical_result(out)
+            if "score" in out["clinical"]:
+                out["score"] = out["clinical"]["score"]
+        out["score"] = float(max(0.0, min(100.0, out["score"])))
+        return out
+
+    def _clinical_result(self, out: dict) -> dict:
+        c = self.prog.clinical
+        assert c is not None
+        if c.test == "chair-stand-30s":
+            return {"test": c.test, "stands": int(self.reps), "duration_s": c.duration_s,
+                    "completed": bool(self.done),
+                    "note": "CDC STEADI: below-average counts depend on age and sex (e.g. < 12 for women 60-64)"}
+        if c.test == "single-leg-stance":
+            sides: dict[str, float] = {}
+            for h in self.holds:
+                k = h.get("side") or "either"
+                sides[k] = max(sides.get(k, 0.0), h["hold_s"])
+            best = max([h["hold_s"] for h in self.holds], default=0.0)
+            return {"test": c.test, "best_hold_s": round(best, 2), "trials": len(self.holds), "max_hold_s": c.max_hold_s,
+                    "score": round(100 * min(1.0, best / c.max_hold_s), 1)}
+        reps = self.counter.reps if self.counter else []
+        tug = None
+        if reps and reps[0].t_end is not None:
+            tug = round(reps[0].t_end - reps[0].t_start, 2)
+        res = {"test": c.test, "time_s": tug, "distance_m": c.distance_m,
+               "fall_risk": None if tug is None else bool(tug >= 12.0)}
+        if tug is not None:
+            res["score"] = round(100 * min(1.0, max(0.0, (30.0 - tug) / 20.0)), 1)
+        return res
+
+
+def nan_to_none(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
