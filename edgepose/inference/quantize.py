@@ -26,6 +26,7 @@ import os
 import re
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +44,17 @@ LANDMARK_INPUT = 256
 LANDMARK_OUTPUTS = ("Identity", "Identity_1", "Identity_2", "Identity_3", "Identity_4")
 SEGMENTATION_OUTPUT = "Identity_2"
 
-# Layers kept in float by default (regexes over an op's output tensor name). Empty = everything
-# int8; see docs/benchmarks.md "INT8 landmark model" for the measured effect of each choice.
-DEFAULT_FLOAT_LAYERS: tuple[str, ...] = ()
+# Layers kept in float by default: regexes over an op's scope, which ai-edge-quantizer makes
+# from its output tensor names ("name;"). Measured on the shared images (docs/benchmarks.md,
+# "INT8 landmark model"): with every op in int8 the landmarks drift by ~12 px (256-px crop) and
+# the pose flag drifts low; the error enters at the stem (the first conv pair sees the raw image)
+# and the pose-flag / world-landmark heads amplify the trunk's error (relative error 0.8-0.9 at
+# their outputs). Keeping the stem and the last 2x2 stage with the heads in float (their weights
+# stored as fp16, as MediaPipe ships them) brings it back to ~5 px and 97 % pose-flag agreement.
+STEM_LAYERS = r"^model_1/model/(zero_padding2d/Pad|re_lu/Relu6|re_lu_1/Relu6);"
+HEAD_LAYERS = (r"^model_1/model/(re_lu_(5[3-9]|6[0-3])/|batch_normalization_7[0-8]/|convld_3d/|convworld_3d/"
+               r"|conv_poseflag/|activation_poseflag/)|^Identity(_1|_4)?;$")
+DEFAULT_FLOAT_LAYERS: tuple[str, ...] = (STEM_LAYERS, HEAD_LAYERS)
 
 Progress = Callable[[str], None]
 
@@ -106,7 +115,10 @@ def read_model(data: bytes):
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError("not a TFLite model (no TFL3 identifier)")
     s = _schema()
-    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(bytearray(data), 0))
+    try:
+        model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(bytearray(data), 0))
+    except Exception as e:  # a truncated flatbuffer fails anywhere inside the generated reader
+        raise ModelError(f"the TFLite flatbuffer is damaged or truncated ({type(e).__name__}: {e})") from None
     # ai-edge-quantizer stores constants after the flatbuffer (Buffer.offset/size, counted from
     # the start of the file); bring them back inside so that write_model() keeps them.
     for b in model.buffers:
@@ -325,28 +337,62 @@ def _count_ops(data: bytes) -> tuple[int, int]:
 
 def quantize_static_int8(float32_model: bytes, calibration: list[np.ndarray],
                          float_layers: Iterable[str] = DEFAULT_FLOAT_LAYERS,
-                         progress: Progress | None = None) -> bytes:
-    """Static int8 (weights per channel, activations per tensor) with ``ai-edge-quantizer``."""
+                         progress: Progress | None = None, float_weights: str = "fp16") -> bytes:
+    """Static int8 (weights per channel, activations per tensor) with ``ai-edge-quantizer``.
+
+    Ops whose output tensor name matches a regex in ``float_layers`` compute in float; their
+    convolution weights are stored as ``float_weights``: ``"fp16"`` (as MediaPipe ships them),
+    ``"int8"`` (weight-only int8, dequantized before the op) or ``"fp32"``.
+    """
     quantizer, recipe, qtyping = _quantizer_modules()
     say = progress or (lambda _m: None)
     q = quantizer.Quantizer(bytearray(float32_model), recipe.static_wi8_ai8())
+    ops = qtyping.TFLOperationName
     for pattern in float_layers:
-        q.update_quantization_recipe(regex=pattern, operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+        # scopes are "<output tensor name>;", see ai_edge_quantizer tfl_flatbuffer_utils.get_op_scope
+        q.update_quantization_recipe(regex=pattern, operation_name=ops.ALL_SUPPORTED,
                                      algorithm_key=quantizer.AlgorithmName.NO_QUANTIZE)
+        for op in (ops.CONV_2D, ops.DEPTHWISE_CONV_2D):
+            if float_weights == "int8":
+                q.add_weight_only_config(regex=pattern, operation_name=op, num_bits=8)
+            elif float_weights == "fp16":
+                q.add_weight_only_config(regex=pattern, operation_name=op, num_bits=16,
+                                         algorithm_key=quantizer.AlgorithmName.FLOAT_CASTING)
     model = read_model(float32_model)
     in_name = _tensor_names(model.subgraphs[0])[model.subgraphs[0].inputs[0]]
     samples = [{in_name: np.ascontiguousarray(c[None] if c.ndim == 3 else c, dtype=np.float32)}
                for c in calibration]
     say(f"calibrating on {len(samples)} crops")
-    qsv = q.calibrate({SIGNATURE_KEY: samples}, num_threads=max(1, os.cpu_count() or 1))
+    with warnings.catch_warnings():
+        # calibration keeps every intermediate tensor on purpose; LiteRT warns about that
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+        qsv = q.calibrate({SIGNATURE_KEY: samples}, num_threads=max(1, os.cpu_count() or 1))
     say("quantizing")
     result = q.quantize(qsv, enable_progress_report=False)
     return bytes(result.quantized_model)
 
 
+def _restore_output_names(model, names: list[str]) -> None:
+    """Give the graph outputs (and the signature) the float model's names back.
+
+    ai-edge-quantizer appends ``_quantized`` to an output whose producer it kept in float and
+    then re-quantized; the engine finds outputs by name, so the names must not change.
+    """
+    g = model.subgraphs[0]
+    if len(g.outputs) != len(names):
+        raise ModelError(f"the quantized model has {len(g.outputs)} outputs, the float one {len(names)}")
+    for i, name in zip(g.outputs, names, strict=True):
+        g.tensors[i].name = name
+    for sd in model.signatureDefs or []:
+        by_index = {int(i): n for i, n in zip(g.outputs, names, strict=True)}
+        for tm in sd.outputs or []:
+            if int(tm.tensorIndex) in by_index:
+                tm.name = by_index[int(tm.tensorIndex)]
+
+
 def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] | None = None,
-               progress: Progress | None = None, *, drop_segmentation: bool = False,
-               float_layers: Iterable[str] = DEFAULT_FLOAT_LAYERS,
+               progress: Progress | None = None, *, drop_segmentation: bool = True,
+               float_layers: Iterable[str] = DEFAULT_FLOAT_LAYERS, float_weights: str = "fp16",
                data_dir: Path | None = None) -> QuantizeReport:
     """Build the static-INT8 landmark model ``out_path`` from the float ``float_path``.
 
@@ -362,10 +408,15 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
     progress
         Called with one-line status messages.
     drop_segmentation
-        Remove the segmentation output (``Identity_2``) and the decoder that computes it. The
-        remaining outputs keep their relative order (see :attr:`QuantizeReport.outputs`).
+        Remove the segmentation output (``Identity_2``) and the decoder that computes it (the
+        engine does not use it; it is about 40 % of the model's time). The remaining outputs keep
+        their order: ``Identity, Identity_1, Identity_3, Identity_4`` (see
+        :attr:`QuantizeReport.outputs`); look outputs up by name.
     float_layers
-        Regexes over op output tensor names that stay in float.
+        Regexes over op scopes (``"<output tensor name>;"``) that compute in float;
+        ``()`` quantizes every op.
+    float_weights
+        Storage of the float ops' conv weights: ``"fp16"``, ``"int8"`` (weight-only) or ``"fp32"``.
     """
     from edgepose.inference.models import sha256_of
 
@@ -376,7 +427,10 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
         raise ModelError(f"float model {float_path} does not exist; run `edgepose models fetch` first")
     data = float_path.read_bytes()
     say(f"folding fp16 constants of {float_path.name}")
-    folded, outputs, notes = prepare_float(data, drop_segmentation=drop_segmentation)
+    try:
+        folded, outputs, notes = prepare_float(data, drop_segmentation=drop_segmentation)
+    except ModelError as e:
+        raise ModelError(f"{float_path}: {e}; re-fetch it with `edgepose models fetch`") from None
     if calibration is None:
         if data_dir is None:
             data_dir = default_data_dir()
@@ -387,8 +441,9 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
         if c.shape[-3:] != (LANDMARK_INPUT, LANDMARK_INPUT, 3):
             raise ModelError(f"calibration crop {i} has shape {c.shape}; it must be 256x256x3 RGB in [0, 1]")
     float_layers = tuple(float_layers)
-    qbytes = quantize_static_int8(folded, calibration, float_layers, say)
+    qbytes = quantize_static_int8(folded, calibration, float_layers, say, float_weights=float_weights)
     model = read_model(qbytes)
+    _restore_output_names(model, outputs)
     dead = drop_dead_buffers(model)
     if dead:
         notes.append(f"dropped {dead} dead buffers after quantization")
@@ -620,16 +675,10 @@ def _tracking_people(data_dir: Path) -> list[AnnotatedPerson]:
     return people
 
 
-def _video_crops(paths: list[Path], per_video: int, landmark_model=None) -> list[np.ndarray]:
-    """Person crops from evenly spaced video frames.
-
-    The first crop is a centred square (the clips show one main person); the float landmark
-    model then re-centres it twice from its own landmarks 33/34, as MediaPipe's tracking does.
-    Frames where the model's pose flag stays below 0.5 are skipped.
-    """
+def _frames(paths: list[Path], per_video: int):
+    """Evenly spaced RGB frames of each video (skipping the first and last)."""
     import cv2
 
-    crops: list[np.ndarray] = []
     for path in paths:
         cap = cv2.VideoCapture(str(path))
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
@@ -639,57 +688,113 @@ def _video_crops(paths: list[Path], per_video: int, landmark_model=None) -> list
         for idx in np.linspace(0, n - 1, per_video + 2)[1:-1].astype(int):
             cap.set(cv2.CAP_PROP_POS_FRAMES, int(idx))
             ok, frame = cap.read()
-            if not ok:
-                continue
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            h, w = rgb.shape[:2]
-            roi = Roi(w / 2, h / 2, float(max(w, h)))
-            x = crop(rgb, roi)
-            flag = 1.0
-            if landmark_model is not None:
-                for _ in range(2):
-                    outs = landmark_model.run(x[None])
-                    flag = float(np.ravel(outs[1])[0])
-                    if flag < 0.5:
-                        break
-                    try:
-                        roi = roi_from_landmarks(np.asarray(outs[0]).reshape(39, 5), roi)
-                    except ValueError:
-                        break
-                    x = crop(rgb, roi)
-            if flag >= 0.5:
-                crops.append(x)
+            if ok:
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         cap.release()
-    return crops
+
+
+def _pose_flag(model, x: np.ndarray) -> tuple[float, np.ndarray]:
+    outs = model.run(x[None])
+    return float(np.ravel(_by_name(model, outs, "Identity_1"))[0]), \
+        np.asarray(_by_name(model, outs, "Identity"), np.float64).reshape(39, 5)
+
+
+def _person_from_frame(rgb: np.ndarray, model) -> np.ndarray | None:
+    """A person crop from a frame with one main person, or None if the model finds nobody.
+
+    The first crop is a centred square of the whole frame; the float landmark model then
+    re-centres it from its own landmarks 33/34, as MediaPipe's tracking does, until the ROI
+    stops shrinking (from a whole frame that takes several steps).
+    """
+    h, w = rgb.shape[:2]
+    roi = Roi(w / 2, h / 2, float(max(w, h)))
+    x = crop(rgb, roi)
+    for _ in range(10):
+        flag, lm = _pose_flag(model, x)
+        if flag < 0.5:
+            return None
+        try:
+            new = roi_from_landmarks(lm, roi)
+        except ValueError:
+            return None
+        done = abs(new.side - roi.side) < 0.03 * roi.side
+        roi = new
+        x = crop(rgb, roi)
+        if done:
+            break
+    return x if _pose_flag(model, x)[0] >= 0.5 else None
+
+
+def _background_from_frame(rgb: np.ndarray, model) -> list[np.ndarray]:
+    """Corner squares (half the frame's short side) in which the float model sees no body."""
+    h, w = rgb.shape[:2]
+    side = min(h, w) / 2
+    out = []
+    for cx, cy in ((side / 2, side / 2), (w - side / 2, side / 2), (side / 2, h - side / 2), (w - side / 2, h - side / 2)):
+        x = crop(rgb, Roi(cx, cy, side))
+        if _pose_flag(model, x)[0] < 0.2:
+            out.append(x)
+    return out
 
 
 def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = None) -> list[np.ndarray]:
-    """``n`` real person crops (256x256x3 float32 RGB in [0, 1]) for static int8 calibration.
+    """``n`` real crops (256x256x3 float32 RGB in [0, 1]) for static int8 calibration.
 
-    Disjoint from the evaluation images (``keypoints/``): half come from the annotated people of
-    ``tracking/`` (every frame's ground-truth ROI, frames spread over the clip), half from
-    frames of ``exercise/`` and ``video/`` clips, centred on the person by the float landmark
-    model (``float_model``; default: the verified ``pose_landmark_full`` from the models
-    directory). Deterministic: the same data gives the same crops in the same order.
+    Disjoint from the evaluation images (``keypoints/``):
+
+    * about half: the annotated people of ``tracking/`` (ground-truth ROIs, frames spread over
+      the clip);
+    * most of the rest: frames of the ``exercise/`` and ``video/`` clips, centred on the person
+      by the float landmark model (``float_model``; default: the verified
+      ``pose_landmark_full``);
+    * one in eight: background squares from the corners of those frames in which the float model
+      sees nobody (pose flag < 0.2). Without them every calibration crop has a person, the
+      pose-flag logit is calibrated to positive values only, and the int8 model can no longer
+      say "nobody here" (its flag sticks at 0.5).
+
+    Deterministic: the same data gives the same crops in the same order.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise ModelError(f"calibration data folder {data_dir} does not exist; pass the shared data folder")
-    people = _tracking_people(data_dir)
-    track = person_crops(people, min_keypoints=8)
-    n_track = min(len(track), n // 2 if n > 1 else n)
-    picks = np.linspace(0, len(track) - 1, n_track).round().astype(int) if n_track else []
-    crops = [track[i][2] for i in picks]
-    videos = sorted(data_dir.glob("exercise/*.mp4")) + sorted(data_dir.glob("video/*.mp4"))
-    rest = n - len(crops)
-    if rest > 0 and videos:
-        from edgepose.inference import runtime
-        from edgepose.inference.models import verified_path
+    from edgepose.inference import runtime
+    from edgepose.inference.models import verified_path
 
-        path = float_model or verified_path("pose_landmark_full")
-        model = runtime.load(path, threads=max(1, os.cpu_count() or 1))
-        per_video = -(-rest // len(videos))
-        crops += _video_crops(videos, per_video, model)[: rest]
+    n_neg = n // 8
+    n_track = (n - n_neg) // 2
+    track = person_crops(_tracking_people(data_dir), min_keypoints=8)
+    n_track = min(len(track), n_track)
+    picks = np.linspace(0, len(track) - 1, n_track).round().astype(int) if n_track else []
+    people = [track[i][2] for i in picks]
+    frames = [Path(f) for f in sorted(data_dir.glob("tracking/*/frames/*.jpg"))]
+    videos = sorted(data_dir.glob("exercise/*.mp4")) + sorted(data_dir.glob("video/*.mp4"))
+    want_people = n - n_neg - len(people)
+    background: list[np.ndarray] = []
+    if videos or frames:
+        model = runtime.load(float_model or verified_path("pose_landmark_full"), threads=max(1, os.cpu_count() or 1))
+        quota = -(-max(want_people, 0) // max(1, len(videos)))
+        for v in videos:  # up to `quota` people per clip, from twice as many frames
+            got = bg = 0
+            for rgb in _frames([v], max(3 * quota, 2)):
+                if got < quota and want_people > 0:
+                    x = _person_from_frame(rgb, model)
+                    if x is not None:
+                        people.append(x)
+                        got += 1
+                        want_people -= 1
+                if bg < 2:  # at most two background squares per clip, for variety
+                    found = _background_from_frame(rgb, model)[:1]
+                    background += found
+                    bg += len(found)
+        for f in frames[:: max(1, len(frames) // 4)]:
+            background += _background_from_frame(_read_rgb(f), model)[:1]
+    if want_people > 0:  # clips that gave fewer people than planned: more tracking ROIs instead
+        spare = [i for i in range(len(track)) if i not in set(int(j) for j in picks)]
+        extra = np.linspace(0, len(spare) - 1, min(want_people, len(spare))).round().astype(int) if spare else []
+        people += [track[spare[i]][2] for i in extra]
+    # spread the background picks over all sources
+    picks = np.linspace(0, len(background) - 1, min(n_neg, len(background))).round().astype(int) if background else []
+    crops = people + [background[i] for i in picks]
     if len(crops) < n:
         log.warning("only %d calibration crops found under %s (wanted %d)", len(crops), data_dir, n)
     return crops
