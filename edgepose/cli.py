@@ -17,6 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "infer",
     "models",
+    "serve",
     "outbox",
     "analyze",
     "doctor",

@@ -41,6 +41,10 @@ class RunOptions:
     width: int | None = None
     height: int | None = None
     display_config: Any = None  # edgepose.config.DisplayConfig; default: an HDMI/DSI screen
+    extra_sinks: list[Callable[[Result], None]] = field(default_factory=list)
+    heartbeat: Callable[[str], None] | None = None
+    telemetry: Any = None       # an already started Telemetry to use (the appliance's), else None
+    session_id: str | None = None
 
 
 @dataclass
@@ -102,10 +106,11 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
         session = Session(load_program(opts.program))
     source = open_source(opts.source, opts.width, opts.height)
     engine = PoseEngine(opts.engine)
-    session_id = uuid.uuid4().hex
+    session_id = opts.session_id or uuid.uuid4().hex
     closers: list[Callable[[], None]] = []
     sinks: list[Callable[[Result], None]] = []
     telemetry = None
+    own_telemetry = False
     try:
         if opts.poses:
             w = PosesWriter(opts.poses, opts.source)
@@ -127,12 +132,17 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
                 sinks.append(lambda r: disp.show(render_result(r, opts.program),
                                                  hud_of(r.feedback, opts.program, r.frame.t_media)))
                 closers.append(disp.close)
-        if opts.mqtt is not None:
+        own_telemetry = opts.telemetry is None and opts.mqtt is not None
+        if own_telemetry:
             from edgepose.telemetry.publisher import Telemetry
 
             telemetry = Telemetry(opts.mqtt, opts.state_dir).start()
+        else:
+            telemetry = opts.telemetry
+        if telemetry is not None:
             telemetry.session_started(session_id, opts.program or "poses")
             sinks.append(_LivePublisher(telemetry, session_id, opts.program))
+        sinks.extend(opts.extra_sinks)
         if opts.progress:
             sinks.append(_Progress(getattr(source, "frame_count", 0) or 0, opts.progress))
 
@@ -145,7 +155,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
             h, w = res.frame.image.shape[:2]
             return session.update(res.poses, res.frame.t_media, (w, h))
 
-        pipe = Pipeline(source, infer, evaluate, sinks)
+        pipe = Pipeline(source, infer, evaluate, sinks, heartbeat=opts.heartbeat)
         restore = _install_signal_handlers(pipe.stop)
         watcher = None
         if stop_event is not None:
@@ -160,7 +170,9 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
         if session is not None:
             summary = session.summary()
         elif opts.summary or telemetry is not None:
-            summary = {"program": None, "frames": stats.frames_out}
+            # No program: a pose-only session ("poses"), still reported with its length.
+            summary = {"program": "poses", "frames": stats.frames_out,
+                       "duration_s": round(stats.frames_out / max(1e-6, getattr(source, "fps", 30.0) or 30.0), 2)}
         if summary is not None:
             summary.setdefault("session_id", session_id)
             summary.setdefault("source", opts.source)
@@ -175,7 +187,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
         published = False
         if telemetry is not None and summary is not None:
             telemetry.publish_summary(summary)
-            published = telemetry.flush(5.0)
+            published = telemetry.flush(5.0 if own_telemetry else 0.5)
         return RunOutcome(stats, summary, session_id, published)
     finally:
         for c in closers:
@@ -183,7 +195,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
                 c()
             except Exception:  # noqa: BLE001
                 log.warning("closing a sink failed", exc_info=True)
-        if telemetry is not None:
+        if telemetry is not None and own_telemetry:
             telemetry.close()
         engine.close()
 

@@ -1,0 +1,179 @@
+"""The appliance: config → button, LEDs, display, voice, MQTT → one session per button press.
+
+:class:`Appliance` wires the pure :class:`edgepose.controller.Controller` to the hardware seams
+and runs each active session through :func:`edgepose.run.run_session` on a worker thread. It
+reports to systemd (READY, STATUS, and WATCHDOG only while every stage checks in) and turns any
+fault — camera gone, model refused — into the fault LED pattern and an MQTT event instead of a
+crash loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+from edgepose.config import Config
+from edgepose.controller import Controller, State, StateChange
+from edgepose.inference.engine import EngineConfig
+from edgepose.pipeline import Result
+from edgepose.run import RunOptions, run_session
+from edgepose.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger
+
+log = logging.getLogger(__name__)
+
+def installed_programs(cfg: Config) -> list[str]:
+    if cfg.program.cycle:
+        return list(cfg.program.cycle)
+    from edgepose.programs import list_programs
+
+    return [p.name for p in list_programs()]
+
+
+class Appliance:
+    """One device. ``run()`` blocks until SIGTERM/SIGINT or :meth:`shutdown`."""
+
+    def __init__(self, cfg: Config, pin_factory: Any = None, notifier: SystemdNotifier | None = None,
+                 source: str | None = None):
+        from edgepose.feedback import open_button
+        from edgepose.feedback.device import open_device_feedback
+
+        self.cfg = cfg
+        self.source = source or str(cfg.camera.source)
+        programs = installed_programs(cfg)
+        self.controller = Controller(programs, cfg.program.default or None, cfg.program.countdown_s,
+                                     cfg.program.summary_s)
+        self.feedback = open_device_feedback(cfg, pin_factory).attach(self.controller)
+        self.button = open_button(cfg.gpio, lambda: self._event(self.controller.press),
+                                  lambda: self._event(self.controller.long_press), pin_factory)
+        self.heartbeat = Heartbeat()
+        self.notifier = notifier or SystemdNotifier()
+        self.pinger = WatchdogPinger(self.heartbeat, self.notifier)
+        self.telemetry = None
+        if cfg.mqtt is not None and getattr(cfg.mqtt, "enabled", False):
+            from edgepose.telemetry.publisher import Telemetry
+
+            self.telemetry = Telemetry(cfg.mqtt, cfg.device.state_dir)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._session_stop: threading.Event | None = None
+        self._session_thread: threading.Thread | None = None
+        self.last_summary: dict | None = None
+        self.controller.on_state_change(self._on_state)
+
+    # ------------------------------------------------------------------ events
+    def _event(self, fn: Any, *args: Any) -> Any:
+        with self._lock:
+            return fn(*args)
+
+    def _on_command(self, cmd: Any) -> str | None:
+        res = self._event(self.controller.command, cmd.action, cmd.program)
+        return None if res.ok else res.reason
+
+    def _on_state(self, ch: StateChange) -> None:
+        log.info("state %s → %s (%s)", ch.previous, ch.state, ch.reason)
+        self.notifier.status(f"{ch.state}: {ch.program}")
+        if self.telemetry is not None:
+            self.telemetry.publish_live({"state": str(ch.state), "program": ch.program, "session": ch.session})
+        if ch.state is State.ACTIVE:
+            self._start_session(ch.program)
+        elif ch.previous is State.ACTIVE:
+            self._stop_session()
+        if ch.state is State.FAULT and self.telemetry is not None:
+            self.telemetry.publish_event({"kind": "fault", "level": "error", "message": self.controller.fault_reason})
+
+    # ------------------------------------------------------------------ sessions
+    def _feedback_sink(self, res: Result) -> None:
+        """LEDs, voice and screen for one evaluated frame (DeviceFeedback decides what shows)."""
+        from edgepose.render import joint_status
+
+        fb = res.feedback
+        with self._lock:
+            self.feedback.frame(res.frame.image, res.poses, joint_status(fb), getattr(fb, "cue", None) or "",
+                                getattr(fb, "reps", None), getattr(fb, "score", None))
+
+    def _start_session(self, program: str) -> None:
+        m = self.cfg.model
+        stop = threading.Event()
+        opts = RunOptions(
+            source=self.source, program=program,
+            engine=EngineConfig(landmark=m.landmark, max_people=m.max_people, threads=m.threads,
+                                delegate=None if m.delegate == "xnnpack" else m.delegate,
+                                detector_every=m.detector_every or EngineConfig.detector_every),
+            width=self.cfg.camera.width, height=self.cfg.camera.height,
+            extra_sinks=[self._feedback_sink], heartbeat=self.heartbeat.beat,
+            telemetry=self.telemetry,
+        )
+        for stage in ("capture", "infer", "evaluate"):
+            self.heartbeat.register(stage, 10.0)
+
+        def work() -> None:
+            try:
+                out = run_session(opts, stop)
+                self.last_summary = out.summary
+                self._event(self.controller.source_ended)
+            except Exception as e:  # noqa: BLE001 - any failure becomes the fault state
+                log.error("session failed: %s", e)
+                self._event(self.controller.fault, str(e))
+            finally:
+                for stage in ("capture", "infer", "evaluate"):
+                    self.heartbeat.unregister(stage)
+
+        self._session_stop = stop
+        self._session_thread = threading.Thread(target=work, name="edgepose-session", daemon=True)
+        self._session_thread.start()
+
+    def _stop_session(self) -> None:
+        if self._session_stop is not None:
+            self._session_stop.set()
+
+    # ------------------------------------------------------------------ main loop
+    def shutdown(self) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        if threading.current_thread() is threading.main_thread():
+            for s in old:
+                signal.signal(s, lambda *_: self.shutdown())
+        try:
+            if self.telemetry is not None:
+                self.telemetry.on_command(self._on_command)
+                self.telemetry.start()
+                self.heartbeat.register("telemetry", 30.0)
+            self.heartbeat.register("controller", 10.0)
+            self.pinger.start()
+            self.notifier.ready(f"ready: {self.controller.program}")
+            while not self._stop.is_set():
+                self._event(self.controller.tick)
+                self.heartbeat.beat("controller")
+                if self.telemetry is not None:
+                    self.heartbeat.beat("telemetry")
+                time.sleep(0.1)
+            return 0
+        finally:
+            self.notifier.stopping("stopping")
+            self._stop_session()
+            if self._session_thread is not None:
+                self._session_thread.join(10.0)
+            self.pinger.stop()
+            for closer in (getattr(self.button, "close", None), self.feedback.close):
+                if closer:
+                    try:
+                        closer()
+                    except Exception:  # noqa: BLE001
+                        log.debug("close failed", exc_info=True)
+            if self.telemetry is not None:
+                self.telemetry.close()
+            if threading.current_thread() is threading.main_thread():
+                for s, h in old.items():
+                    signal.signal(s, h)
+
+
+def with_source(cfg: Config, source: str | None) -> Config:
+    if source is None:
+        return cfg
+    return replace(cfg, camera=replace(cfg.camera, source=source))
