@@ -4,8 +4,8 @@ Each frame's poses (detections) are matched to the tracks of the previous frames
 Hungarian algorithm on a similarity that mixes keypoint similarity (COCO OKS) and box overlap
 (IoU), both measured against each track's constant-velocity prediction. A track is
 
-* **tentative** until it has been matched ``min_hits`` times in a row (one-frame false
-  positives never get an id),
+* **tentative** until it has been matched ``min_hits`` times, with at most
+  ``tentative_misses`` frames missed in a row (one-frame false positives never get an id),
 * **confirmed** with a stable id from then on; it **coasts** (is predicted on) through up to
   ``max_coast`` frames without a detection, so short occlusions keep the id,
 * **lost** after that; it stays in a re-identification pool for ``reid_frames`` frames. When a
@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from edgepose.pose import Pose
-from edgepose.skeleton import COCO_INDEX, COCO_SIGMAS
+from edgepose.skeleton import COCO_INDEX, COCO_MIRROR, COCO_SIGMAS
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ class TrackerConfig:
     Attributes
     ----------
     min_hits:
-        Consecutive matches before a track is confirmed and gets an id (1 = at once).
+        Matches before a track is confirmed and gets an id (1 = at once).
+    tentative_misses:
+        Consecutive frames a tentative track may go unmatched before it is dropped.
     max_coast:
         Frames a confirmed track is predicted through without a detection before it is lost.
     reid_frames:
@@ -77,6 +79,7 @@ class TrackerConfig:
     """
 
     min_hits: int = 3
+    tentative_misses: int = 1
     max_coast: int = 20
     reid_frames: int = 900
     min_similarity: float = 0.15
@@ -236,7 +239,7 @@ class Tracker:
     @property
     def latency(self) -> int:
         """Frames after which a pose's id is final (a tentative track may still be confirmed)."""
-        return self.config.min_hits - 1
+        return (self.config.min_hits - 1) * (1 + self.config.tentative_misses)
 
     @property
     def ids(self) -> list[int]:
@@ -295,7 +298,10 @@ class Tracker:
                 continue
             tr.misses += 1
             if not tr.confirmed:
-                tr.pending.clear()          # a tentative track must be seen in consecutive frames
+                if tr.misses <= cfg.tentative_misses:
+                    survivors.append(tr)
+                else:
+                    tr.pending.clear()      # never confirmed: its poses stay without an id
                 continue
             if tr.misses > cfg.max_coast:
                 self.lost.append(tr)
@@ -354,6 +360,7 @@ class Tracker:
         iou = iou_matrix(boxes, boxes)
         core = [_C[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                 "left_knee", "right_knee", "left_ankle", "right_ankle")]
+        core_mirror = [COCO_MIRROR[c] for c in core]
         h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
 
         def same(i: int, j: int) -> bool:
@@ -363,8 +370,14 @@ class Tracker:
             # two estimates disagree on (two people one behind the other differ in scale).
             if iou[i, j] < 0.5 or not 0.8 < h[i] / h[j] < 1.25:
                 return False
-            d = np.linalg.norm(k[i, core, :2] - k[j, core, :2], axis=1)
-            return float(np.median(d)) < 0.1 * max(h[i], h[j])
+            if iou[i, j] >= 0.6:
+                # Nearly the same box at the same scale: a second, worse estimate of one person
+                # (two people that far on top of each other hide one from the detector anyway).
+                return True
+            # Left and right may be swapped in one of them (a ROI estimated the wrong way round).
+            d = min(float(np.median(np.linalg.norm(k[i, core, :2] - k[j, other, :2], axis=1)))
+                    for other in (core, core_mirror))
+            return d < 0.1 * max(h[i], h[j])
 
         keep: list[int] = []
         for i in range(len(poses)):

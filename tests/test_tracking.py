@@ -177,3 +177,12 @@ def test_blazepose_layout_is_tracked_the_same_way():
             poses.append(Pose(b, 0.9))
         tracker.update(poses)
     assert [p.id for p in poses] == [0, 1, 2, 3]
+
+
+def test_a_person_the_detector_finds_only_every_other_frame_still_gets_an_id():
+    frames, _ = bonn_gt()
+    flicker = [[(t, k) for t, k in people if t != 2 or f % 2 == 0] for f, people in enumerate(frames)]
+    tracker = Tracker()
+    kept = run(tracker, flicker)
+    assert switches(kept) == (0, 0)
+    assert len(tracker.ids) == 4
