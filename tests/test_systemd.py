@@ -219,7 +219,7 @@ def test_unit_has_the_required_settings():
     assert set(one["RestrictAddressFamilies"].split()) == {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
     allows = kv["DeviceAllow"]
     for want in ("char-video4linux rw", "/dev/gpiochip0 rw", "/dev/gpiochip4 rw", "/dev/i2c-1 rw",
-                 "char-alsa rw", "char-dma_heap rw"):
+                 "char-alsa rw", "/dev/dma_heap/vidbuf_cached rw", "/dev/dma_heap/linux,cma rw", "char-media rw"):
         assert want in allows, want
     assert not any(c in a for a in allows for c in "*?["), "DeviceAllow names devices, never globs"
 
