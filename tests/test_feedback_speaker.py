@@ -60,7 +60,7 @@ def test_say_plays_through_alsa_in_the_background(tmp_path):
     with Speaker(tmp_path, device="null", min_interval_s=0) as sp:
         t0 = time.perf_counter()
         assert sp.say("Well done")
-        assert time.perf_counter() - t0 < 0.05, "say() must not wait for espeak-ng or aplay"
+        assert time.perf_counter() - t0 < 0.1, "say() must not wait for espeak-ng or aplay"
         assert sp.wait_idle(15)
         assert sp.played == ["Well done"]
         assert sp.wav_path("Well done").exists()
