@@ -152,3 +152,15 @@ def test_load_for_doctor_falls_back_to_defaults(tmp_path):
     cfg, check = load_for_doctor(str(tmp_path / "missing.toml"))
     assert not check.ok and "no such config file" in check.detail
     assert cfg.gpio.button == 17
+
+
+def test_alsa_names_come_from_aplay():
+    import shutil
+
+    from edgepose.commands.doctor import alsa_pcm_names
+
+    if shutil.which("aplay") is None:
+        pytest.skip("aplay not installed (apt-get install alsa-utils)")
+    names = alsa_pcm_names()
+    assert "null" in names, names
+    assert not any(n.startswith(" ") for n in names)

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import tomllib
@@ -266,7 +267,21 @@ def check_audio(cfg: Config) -> Check:
     if not cards:
         return Check("audio", False, "espeak-ng and aplay present, but no ALSA sound card (/proc/asound/cards); "
                      "plug in a USB speaker or enable HDMI audio", critical=False)
+    known = alsa_pcm_names()
+    base = a.device.split(":")[0]
+    if a.device not in known and base not in ("hw", "plughw") and base not in known:
+        return Check("audio", False, f"audio.device {a.device!r} is not an ALSA device here; pick one from `aplay -L` "
+                     f"(cards: {'; '.join(cards)})", critical=False)
     return Check("audio", True, f"espeak-ng, aplay; cards: {'; '.join(cards)}; device {a.device}", critical=False)
+
+
+def alsa_pcm_names() -> set[str]:
+    """PCM names ``aplay -L`` lists (``default``, ``null``, ``plughw:CARD=...,DEV=0``, ...)."""
+    try:
+        p = subprocess.run(["aplay", "-L"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return {line.strip() for line in p.stdout.splitlines() if line and not line[0].isspace()}
 
 
 def check_gpio(cfg: Config) -> Check:
