@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import os
@@ -493,11 +494,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         if explicit:
             raise ConfigError(f"{p}: no such config file; create it (see firmware/edgepose.example.toml) "
                               "or leave out --config to use the defaults")
-        cfg = from_dict({}, f"{p} (absent: defaults)")
-        return cfg
+        return from_dict({}, f"{p} (absent: defaults)")
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read the config file ({e}); check its permissions and encoding") from e
-    cfg = loads(text, str(p))
-    return Config(**{**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__}, "path": p})
+    return dataclasses.replace(loads(text, str(p)), path=p)
