@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (drop, layers) in variants.items():
             out = Path(tmp.name) / f"{name}.tflite"
             r = q.build_int8(a.float_path, out, calib, progress=lambda _m: None, drop_segmentation=drop,
-                             float_layers=layers)
+                             float_layers=layers, evaluate=False)
             candidates[name] = out
             builds[name] = {"seconds": round(r.seconds, 1), "ops_quantized": r.ops_quantized,
                             "ops_total": r.ops_total, "outputs": r.outputs, "calibration": r.calibration_samples,

@@ -76,6 +76,7 @@ class QuantizeReport:
     outputs: list[str] = field(default_factory=list)
     sha256: str = ""
     notes: list[str] = field(default_factory=list)
+    accuracy: Comparison | None = None
 
     def summary(self) -> str:
         mb = 1 / 1e6
@@ -89,7 +90,21 @@ class QuantizeReport:
             f"time          {self.seconds:.1f} s",
         ]
         lines += [f"note          {n}" for n in self.notes]
+        c = self.accuracy
+        if c is not None:
+            lines += [
+                f"accuracy      {c.people} annotated people ({c.keypoints} keypoints) of the shared images:",
+                f"              PCK@0.2 float {c.pck_float:.3f}, int8 {c.pck_int8:.3f} "
+                f"({-c.pck_drop_points:+.1f} points; at most 3 may be lost)",
+                f"              landmarks |int8 - float| mean {c.landmark_err_px_mean:.1f} px, "
+                f"p95 {c.landmark_err_px_p95:.1f} px (256-px crop)",
+                f"              visibility agreement {c.visibility_agreement:.2f}, pose-flag agreement "
+                f"{c.pose_flag_agreement:.2f} (mean flag float {c.pose_flag_float_mean:.2f}, "
+                f"int8 {c.pose_flag_int8_mean:.2f})",
+            ]
         return "\n".join(lines)
+
+    text = summary
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,8 +382,8 @@ def quantize_static_int8(float32_model: bytes, calibration: list[np.ndarray],
         # calibration keeps every intermediate tensor on purpose; LiteRT warns about that
         warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
         qsv = q.calibrate({SIGNATURE_KEY: samples}, num_threads=max(1, os.cpu_count() or 1))
-    say("quantizing")
-    result = q.quantize(qsv, enable_progress_report=False)
+        say("quantizing")
+        result = q.quantize(qsv, enable_progress_bar=False, enable_progress_report=False)
     return bytes(result.quantized_model)
 
 
@@ -393,7 +408,7 @@ def _restore_output_names(model, names: list[str]) -> None:
 def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] | None = None,
                progress: Progress | None = None, *, drop_segmentation: bool = True,
                float_layers: Iterable[str] = DEFAULT_FLOAT_LAYERS, float_weights: str = "fp16",
-               data_dir: Path | None = None) -> QuantizeReport:
+               data_dir: Path | None = None, evaluate: bool = True) -> QuantizeReport:
     """Build the static-INT8 landmark model ``out_path`` from the float ``float_path``.
 
     Parameters
@@ -417,6 +432,11 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
         ``()`` quantizes every op.
     float_weights
         Storage of the float ops' conv weights: ``"fp16"``, ``"int8"`` (weight-only) or ``"fp32"``.
+    data_dir
+        The shared data folder (calibration when ``calibration`` is None; accuracy check).
+    evaluate
+        Compare the result with the float model on ``data_dir/keypoints`` (about a second) and
+        put it in :attr:`QuantizeReport.accuracy`.
     """
     from edgepose.inference.models import sha256_of
 
@@ -448,22 +468,38 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
     if dead:
         notes.append(f"dropped {dead} dead buffers after quantization")
     qbytes = write_model(model)
-    if float_layers:
-        notes.append("kept in float: " + ", ".join(float_layers))
+    if float_layers == DEFAULT_FLOAT_LAYERS:
+        notes.append(f"kept in float ({float_weights} weights): the input stem and the last 2x2 stage with "
+                     "the output heads")
+    elif float_layers:
+        notes.append(f"kept in float ({float_weights} weights): " + ", ".join(float_layers))
     total, nq = _count_ops(qbytes)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out_path.name, suffix=".part", dir=out_path.parent)
     with os.fdopen(fd, "wb") as fh:
         fh.write(qbytes)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out_path)
     digest = sha256_of(out_path)
     out_path.with_name(out_path.name + ".sha256").write_text(f"{digest}  {out_path.name}\n")
-    return QuantizeReport(
+    report = QuantizeReport(
         float_path=float_path, out_path=out_path, float_bytes=len(data), folded_bytes=len(folded),
         int8_bytes=len(qbytes), ops_total=total, ops_quantized=nq, ops_float=total - nq,
-        calibration_samples=len(calibration), seconds=time.monotonic() - t0, outputs=outputs,
+        calibration_samples=len(calibration), seconds=0.0, outputs=outputs,
         sha256=digest, notes=notes,
     )
+    if evaluate:
+        eval_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        if any(eval_dir.glob("keypoints/*/*.json")):
+            say("comparing with the float model on the annotated images")
+            report.accuracy = evaluate_models(float_path, out_path, eval_dir)
+            if report.accuracy.pck_drop_points > 3.0:
+                report.notes.append(f"WARNING: int8 loses {report.accuracy.pck_drop_points:.1f} PCK points "
+                                    "(> 3): prefer the float model, or calibrate on more frames from this camera")
+        else:
+            report.notes.append(f"no annotated images under {eval_dir / 'keypoints'}: accuracy not checked")
+    report.seconds = time.monotonic() - t0
+    return report
 
 
 # --------------------------------------------------------------------------------------------
@@ -900,7 +936,8 @@ def compare_models(float_model, int8_model, crops: list[tuple[AnnotatedPerson, R
     )
 
 
-def evaluate(float_path: Path, int8_path: Path, data_dir: Path | None = None, threads: int = 2) -> Comparison:
+def evaluate_models(float_path: Path, int8_path: Path, data_dir: Path | None = None,
+                    threads: int = 2) -> Comparison:
     """Compare the two model files on the annotated still images of ``data_dir/keypoints``."""
     from edgepose.inference import runtime
 
