@@ -13,7 +13,7 @@ import numpy as np
 
 from edgepose.capture.media import MediaItem, expand, frames_of_video, read_image
 from edgepose.errors import SourceError
-from edgepose.inference.engine import EngineConfig, PoseEngine
+from edgepose.inference.engine import EngineConfig, PoseEngine, make_engine
 from edgepose.pose import Pose
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def infer_to(out: IO[str], items: list[MediaItem], engine: PoseEngine,
 def run_infer(paths: list[str], out_path: Path, config: EngineConfig,
               progress: Callable[[str], None] | None = None) -> int:
     items = expand(paths)
-    engine = PoseEngine(config)
+    engine = make_engine(config)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "w") as out:
         return infer_to(out, items, engine, progress)

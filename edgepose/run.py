@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepose.capture.sources import open_source
-from edgepose.inference.engine import EngineConfig, PoseEngine
+from edgepose.inference.engine import EngineConfig, make_engine
 from edgepose.pipeline import Pipeline, PipelineStats, Result
 from edgepose.sinks import PosesWriter, VideoRecorder
 
@@ -105,7 +105,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
 
         session = Session(load_program(opts.program))
     source = open_source(opts.source, opts.width, opts.height)
-    engine = PoseEngine(opts.engine)
+    engine = make_engine(opts.engine)
     session_id = opts.session_id or uuid.uuid4().hex
     closers: list[Callable[[], None]] = []
     sinks: list[Callable[[Result], None]] = []

