@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 GAP_RESET_S = 2.0
-END_CREDIT = 0.75  # after this long without a signal, a half-done rep is forgotten
+END_CREDIT = 0.75
+REST_BAND = 0.1  # a rep starts and ends where the signal leaves / re-enters 10 % of its excursion  # after this long without a signal, a half-done rep is forgotten
 
 
 class Smoother:
@@ -219,10 +220,21 @@ class RepCounter:
         self.hist.clear()
         self._reset_zigzag()
 
+    def _near_rest_time(self, rest_y: float, band: float, after: float | None = None,
+                        before: float | None = None) -> float | None:
+        """First time after ``after`` (or last before ``before``) the signal was within ``band`` of rest."""
+        ts = [tt for tt, yy in self.hist if yy <= rest_y + band
+              and (after is None or tt > after) and (before is None or tt < before)]
+        if not ts:
+            return None
+        return ts[0] if after is not None else ts[-1]
+
     def _confirm_rest(self, ext: tuple[float, float], y: float, t: float) -> None:
         self._turn(ext[0])
         if self.open_rep is not None:
-            self.open_rep.t_end = ext[1]
+            r = self.open_rep
+            band = REST_BAND * r.amplitude
+            r.t_end = self._near_rest_time(ext[0], band, after=r.t_far) or ext[1]
             self._close(self.open_rep)
             self.open_rep = None
         self.rest = ext
@@ -256,7 +268,8 @@ class RepCounter:
             self.frame_rom, self.frame_faults = {}, set()
             self.open_rep = prev
             return None
-        rep = Rep(index=len(self.reps) + 1, t_start=self.rest[1], t_far=far[1], t_counted=t, amplitude=amp)
+        t_start = self._near_rest_time(self.rest[0], REST_BAND * amp, before=far[1]) or self.rest[1]
+        rep = Rep(index=len(self.reps) + 1, t_start=t_start, t_far=far[1], t_counted=t, amplitude=amp)
         self._close(rep)
         self.frame_rom, self.frame_faults = {}, set()
         self.reps.append(rep)
@@ -284,6 +297,12 @@ class RepCounter:
                 self.seeking = None
                 return
         if self.open_rep is not None:
-            self._close(self.open_rep)
-            self.open_rep.t_end = self.last_t
+            r = self.open_rep
+            self._close(r)
+            # its rest end was not confirmed (nothing came after): it ended on re-entering the band
+            # around the lowest value since its far end
+            if self.seeking == "min":
+                r.t_end = self._near_rest_time(self.ext[0], REST_BAND * r.amplitude, after=r.t_far) or self.last_t
+            else:
+                r.t_end = self.last_t
             self.open_rep = None

@@ -70,6 +70,18 @@ def _view(ms: dict[str, Measure], pose: Pose) -> str:
     return "front" if w / tl > 0.45 else "side"
 
 
+def _inside_only(pose: Pose, frame_size: tuple[int, int]) -> Pose:
+    """The pose with keypoints outside the image marked unseen (a guess, not an observation)."""
+    w, h = frame_size
+    k = pose.keypoints
+    out = (k[:, 0] < 0) | (k[:, 1] < 0) | (k[:, 0] >= w) | (k[:, 1] >= h)
+    if not out.any():
+        return pose
+    k2 = k.copy()
+    k2[out, 2] = 0.0
+    return Pose(k2, pose.score, pose.layout, pose.id, pose.z)
+
+
 def _out_of_frame(pose: Pose, names: tuple[str, ...], frame_size: tuple[int, int]) -> bool:
     w, h = frame_size
     for n in names:
@@ -135,6 +147,7 @@ class Session:
             return Feedback("waiting", cue, {}, "none", self.reps, self.live_score(), 0.0, {}, new)
         self.frames_with_person += 1
         self.tracked_s += dt
+        pose = _inside_only(pose, frame_size)
         ms = measure_pose(pose)
         angles = {k: round(m.value, 1) for k, m in ms.items() if k in ANGLE_MEASURES and m.conf >= MIN_CONF}
         if self.prog.kind == "pose" or (self.prog.clinical and self.prog.clinical.test == "single-leg-stance"):

@@ -359,7 +359,8 @@ def parse_program(text: str, path: Path) -> Program:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        raise src.error(int(m.group(1)) if m else 0, f"malformed TOML ({e})", "correct the TOML syntax at that line") from None
+        line = int(m.group(1)) if m else (len(src.lines) if "end of document" in str(e) else 0)
+        raise src.error(line, f"malformed TOML ({e})", "correct the TOML syntax at that line") from None
     top_line = lambda k: src.key_line(k)  # noqa: E731
     for k in data:
         if k not in _TOP_KEYS:

@@ -1,0 +1,159 @@
+"""Rep counting on synthetic keypoint sequences: jitter, gaps, mirroring, views, leaving the frame."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from edgepose.evaluate.reps import RepCounter
+from edgepose.evaluate.session import Session
+from edgepose.evaluate.synth import front_pose, jittered, mirrored, side_pose
+from edgepose.pose import Pose
+from edgepose.programs import load_program
+
+FPS = 30.0
+FRAME = (640, 480)
+
+
+def squat_depths(reps: int, rep_s: float = 3.0, rest_s: float = 1.0, depth: float = 1.0) -> list[float]:
+    """Depth 0 (standing) .. 1 (deep), per frame: rest, then each rep a smooth dip and back."""
+    out = [0.0] * int(rest_s * FPS)
+    for _ in range(reps):
+        n = int(rep_s * FPS)
+        out += [depth * 0.5 * (1 - math.cos(2 * math.pi * i / n)) for i in range(n)]
+        out += [0.0] * int(rest_s * FPS)
+    return out
+
+
+def side_squat(d: float, **kw) -> Pose:
+    return side_pose(shin=35 * d, thigh=95 * d, trunk=35 * d, arm=90 * d, elbow=170, **kw)
+
+
+def run(program: str, poses_per_frame: list[list[Pose]]) -> dict:
+    s = Session(load_program(program))
+    for i, poses in enumerate(poses_per_frame):
+        s.update(poses, i / FPS, FRAME)
+    return s.summary()
+
+
+def test_clean_side_squats_count_with_rom() -> None:
+    sm = run("squat", [[side_squat(d)] for d in squat_depths(5)])
+    assert sm["reps"] == 5 and sm["partial_reps"] == 0
+    for r in sm["rep_list"]:
+        assert r["rom"]["knee"]["min"] == pytest.approx(50, abs=3)
+        assert r["rom"]["knee"]["max"] == pytest.approx(180, abs=3)
+        assert 1.5 < r["duration_s"] < 3.5  # a 3 s dip, timed from leaving to re-entering the rest band
+    assert sm["rep_rom_deg"] and all(x > 120 for x in sm["rep_rom_deg"])
+    assert sm["score"] > 90
+
+
+@pytest.mark.parametrize("sigma", [1.0, 3.0])
+def test_jitter_does_not_double_count(sigma: float) -> None:
+    rng = np.random.default_rng(7)
+    frames = [[jittered(side_squat(d), rng, sigma)] for d in squat_depths(4, rest_s=2.0)]
+    assert run("squat", frames)["reps"] == 4
+
+
+def test_standing_still_with_jitter_and_glitches_counts_nothing() -> None:
+    rng = np.random.default_rng(3)
+    frames = []
+    for i in range(int(12 * FPS)):
+        p = jittered(side_squat(0.0), rng, 3.0)
+        if i % 45 == 0:  # one-frame glitch: a knee jumps away
+            k = p.keypoints.copy()
+            k[26, :2] += (60, 40)
+            p = Pose(k, 1.0)
+        frames.append([p])
+    sm = run("squat", frames)
+    assert sm["reps"] == 0
+
+
+def test_mirrored_squats_count_the_same() -> None:
+    depths = squat_depths(3)
+    a = run("squat", [[side_squat(d)] for d in depths])
+    b = run("squat", [[mirrored(side_squat(d), 640)] for d in depths])
+    c = run("squat", [[side_squat(d, facing=-1.0, ankle=(400, 400))] for d in depths])
+    assert a["reps"] == b["reps"] == c["reps"] == 3
+
+
+def test_front_view_squats_count() -> None:
+    # facing the camera the knee angle hardly changes in 2-D; the hip height still does
+    assert run("squat", [[front_pose(squat=d)] for d in squat_depths(4)])["reps"] == 4
+
+
+def test_shallow_dips_are_not_reps() -> None:
+    depths = squat_depths(2) + squat_depths(3, depth=0.12) + squat_depths(2)
+    sm = run("squat", [[side_squat(d)] for d in depths])
+    assert sm["reps"] == 4
+
+
+def test_hidden_ankles_during_a_rep_do_not_lose_it() -> None:
+    frames = []
+    for i, d in enumerate(squat_depths(3)):
+        p = side_squat(d)
+        if 150 <= i < 190:  # second rep's bottom: the lower legs are not seen
+            k = p.keypoints.copy()
+            for j in (27, 28, 29, 30, 31, 32):
+                k[j, 2] = 0.05
+            p = Pose(k, 1.0)
+        frames.append([p])
+    assert run("squat", frames)["reps"] == 3
+
+
+def test_person_leaving_the_frame() -> None:
+    depths = squat_depths(2)
+    # leave at the bottom of a third rep for 3 s, come back standing, do two more
+    third = squat_depths(1)
+    half = third[: len(third) // 2]
+    frames = [[side_squat(d)] for d in depths + half] + [[] for _ in range(int(3 * FPS))]
+    frames += [[side_squat(d)] for d in squat_depths(2)]
+    sm = run("squat", frames)
+    assert sm["reps"] == 4  # the interrupted rep is not counted, nothing is double counted
+    assert sm["frames_with_person"] < sm["frames"]
+
+
+def test_the_most_prominent_person_is_followed() -> None:
+    frames = []
+    for i, d in enumerate(squat_depths(3)):
+        main = side_squat(d)
+        small = side_pose(torso=30, ankle=(60, 200))  # someone small in the background, still
+        poses = [small, main]
+        if 100 <= i < 115:  # a big passer-by for half a second
+            poses.append(side_pose(torso=160, ankle=(560, 470), shin=30, thigh=80))
+        frames.append(poses)
+    assert run("squat", frames)["reps"] == 3
+
+
+def test_shoulder_abduction_low_and_overhead_ranges() -> None:
+    def cycle(lo: float, hi: float, reps: int) -> list[float]:
+        return [lo + (hi - lo) * d for d in squat_depths(reps, rep_s=2.5, rest_s=0.7)]
+
+    raises = run("shoulder-abduction", [[front_pose(arms=a)] for a in cycle(10, 90, 4)])
+    press = run("shoulder-abduction", [[front_pose(arms=a)] for a in cycle(85, 170, 5)])
+    assert raises["reps"] == 4 and press["reps"] == 5
+    assert raises["rep_list"][0]["rom"]["shoulder"]["max"] > 80
+
+
+def test_jump_rope_counts_quick_bounces() -> None:
+    rng = np.random.default_rng(11)
+    frames = []
+    for i in range(int(6 * FPS)):
+        t = i / FPS
+        hop = max(0.0, math.sin(2 * math.pi * 2.0 * t)) * 12.0 if t >= 0.5 else 0.0  # 2 jumps/s, 12 px
+        p = side_pose(ankle=(300, 400 - hop))
+        frames.append([jittered(p, rng, 0.8)])
+    sm = run("jump-rope", frames)
+    assert sm["reps"] == pytest.approx(11, abs=1)
+
+
+def test_counter_units_free_and_direction() -> None:
+    for scale in (0.01, 1.0, 100.0):
+        c = RepCounter("up", min_amplitude=0.2 * scale, smooth_s=0.0)
+        for i in range(300):
+            c.update(i / FPS, scale * max(0.0, math.sin(2 * math.pi * i / 60)))
+        c.finish()
+        assert c.count == 5
+    with pytest.raises(ValueError):
+        RepCounter("sideways", 1.0)
