@@ -156,8 +156,7 @@ def test_garbage_commands_get_errors_and_change_nothing(broker: Broker, tmp_path
                b'{"action":"select","program":"' + b"x" * 5000 + b'"}']
     with Telemetry(_settings(broker, "unit-x"), tmp_path / "state") as t:
         t.on_command(apply)
-        assert t.wait_connected(10)
-        time.sleep(0.2)  # let the cmd subscription settle
+        assert t.wait_connected(10) and t.commands_ready.wait(10)
         for raw in garbage:
             sub.client.publish("edgepose/unit-x/cmd", raw, qos=1)
         assert sub.wait_for(lambda: len(sub.json("/cmd/result")) >= len(garbage), 10)
@@ -186,3 +185,38 @@ def test_run_with_broker_down_ends_normally_keeping_the_summary(tmp_path: Path) 
     with Telemetry(s, tmp_path / "state", announce=False) as t2:
         pend = t2.outbox.pending()
         assert len(pend) == 1 and json.loads(pend[0].payload)["session_id"] == "s-d"
+
+
+def test_concurrent_publishers_across_a_broker_restart_lose_nothing(broker: Broker, tmp_path: Path) -> None:
+    import threading
+
+    sub = Subscriber(broker.port, ["edgepose/unit-s/event"], client_id="ingest-stress")
+    t = Telemetry(_settings(broker, "unit-s"), tmp_path / "state", min_backoff=0.1, max_backoff=0.5).start()
+    assert t.wait_connected(10)
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        for i in range(40):
+            mid = t.publish_event({"kind": "stress", "message": f"{k}-{i}"})
+            with lock:
+                ids.append(mid)
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    try:
+        for th in threads:
+            th.start()
+        time.sleep(0.1)
+        broker.stop()  # mid-stream
+        time.sleep(0.3)
+        broker.start()
+        for th in threads:
+            th.join(30)
+        assert t.flush(20), f"{t.outbox.count()} still pending"
+        assert sub.wait_for(lambda: {m["msg_id"] for m in sub.json("/event")} >= set(ids), 20)
+        assert len(ids) == 120 and len(set(ids)) == 120
+        assert {m["message"] for m in sub.json("/event")} == {f"{k}-{i}" for k in range(3) for i in range(40)}
+    finally:
+        t.close()
+        sub.close()

@@ -34,7 +34,7 @@ def test_published_payloads_match_their_schemas(broker: Broker, tmp_path: Path) 
     s = MqttSettings(host="127.0.0.1", port=broker.port, device_id="schema-1")
     with Telemetry(s, tmp_path / "state", model="pose_landmark_full") as t:
         t.on_command(lambda cmd: None)
-        assert t.wait_connected(10)
+        assert t.wait_connected(10) and t.commands_ready.wait(10)
         t.publish_live({"session_id": "s", "program": "squat", "state": "active", "reps": 2, "score": 91.0,
                         "rom_deg": 88.5})
         t.publish_summary({"session_id": "s", "program": "squat", "reps": 2, "score": 91.0,

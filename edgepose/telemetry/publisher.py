@@ -38,6 +38,10 @@ _SUMMARY_NS = uuid.UUID("6d1f6c2e-2b55-4c5e-9a53-0d3f5e0c9a11")
 _UNSUPPORTED_PROTOCOL = 132  # MQTT 5 CONNACK reason "Unsupported Protocol Version"
 
 
+def _no_op(*_: Any) -> None:
+    pass
+
+
 def summary_msg_id(device_id: str, session_id: str) -> str:
     """The one message id a session's summary ever has (so a resend after a crash dedupes)."""
     return str(uuid.uuid5(_SUMMARY_NS, f"{device_id}/{session_id}/summary"))
@@ -83,6 +87,7 @@ class Telemetry:
         self._acks: collections.deque[tuple[int, ReasonCode]] = collections.deque()
         self._inflight: set[str] = set()
         self._connected = threading.Event()
+        self.commands_ready = threading.Event()  # set once the broker acknowledged our cmd subscription
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._command_cb: Callable[[Command], str | None] | None = None
@@ -227,10 +232,22 @@ class Telemetry:
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        # All socket I/O stays on our network thread: with this hook set, publish() from another
+        # thread only queues the packet and wakes the loop's select() instead of writing itself.
+        c.on_socket_register_write = _no_op
         c.max_inflight_messages_set(50)
         return c
 
     def _run(self) -> None:
+        try:
+            self._run_loop()
+        except Exception:  # never die silently: the outbox keeps everything for the next start
+            log.exception("MQTT network thread failed; messages stay in the outbox %s",
+                          self.outbox.path if self.outbox else "?")
+            self._connected.clear()
+
+    def _run_loop(self) -> None:
         backoff = self.min_backoff
         first = True
         while not self._stop.is_set():
@@ -372,10 +389,18 @@ class Telemetry:
         for m in self.outbox.pending():  # whatever a previous connection or process left behind
             self._send(m)
 
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        if all(not r.is_failure for r in reasons):
+            self.commands_ready.set()
+        else:
+            log.error("broker refused the command subscription %s: %s (check the ACL)",
+                      self.settings.topic("cmd"), reasons)
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Any) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        self.commands_ready.clear()
         if was and not self._stop.is_set():
             log.warning("MQTT disconnected from %s:%s: %s", self.settings.host, self.settings.port, reason)
 
