@@ -271,3 +271,23 @@ def test_discovery_configs() -> None:
             assert parse_command(cfg["payload_press"]).action == topic.split("/")[3]
     assert len(ids) == len(msgs)
 
+
+
+def test_live_updates_checkpoint_open_sessions_without_a_broker(tmp_path: Path) -> None:
+    from edgepose.telemetry.publisher import Telemetry
+
+    s = MqttSettings(device_id="u-cp", enabled=False)  # no broker at all: the journal still works
+    t = Telemetry(s, tmp_path, checkpoint_every=0.0).start()
+    t.session_started("s-cp", "squat", started_at=5.0)
+    for reps in (1, 2, 3):
+        assert not t.publish_live({"session_id": "s-cp", "program": "squat", "reps": reps, "score": 70.0,
+                                   "state": "active"})
+    t.publish_live({"session_id": "other", "reps": 99})  # not an open session: ignored
+    # the process "dies" here (no summary); the next start reports the session with 3 reps
+    t2 = Telemetry(s, tmp_path).start()
+    [msg] = t2.outbox.pending()
+    body = json.loads(msg.payload)
+    assert (body["session_id"], body["status"], body["reps"], body["score"]) == ("s-cp", "interrupted", 3, 70.0)
+    assert msg.topic == "edgepose/u-cp/session/summary"
+    t2.close()
+    t.close()

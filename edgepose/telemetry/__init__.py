@@ -2,6 +2,16 @@
 
 Import the pieces from their modules; the most used names are re-exported here lazily so that
 importing :mod:`edgepose.telemetry.settings` alone does not import paho.
+
+Use from the appliance::
+
+    with Telemetry(cfg.mqtt, state_dir(), model="pose_landmark_full") as tel:   # start(): connect in bg
+        tel.on_command(controller.apply_command)        # Command -> None | error string
+        tel.session_started(session_id, program)        # journaled: a crash reports "interrupted"
+        tel.publish_live({"session_id": ..., "program": ..., "state": "active", "reps": n, "score": s})
+        tel.publish_summary({**session.summary(), "session_id": session_id, "status": "completed"})
+        tel.publish_event({"kind": "camera_lost", "level": "error", "message": "..."})
+    # close(): offline status, disconnect; anything unacknowledged stays in the outbox
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ _SUMMARY_NS = uuid.UUID("6d1f6c2e-2b55-4c5e-9a53-0d3f5e0c9a11")
 _UNSUPPORTED_PROTOCOL = 132  # MQTT 5 CONNACK reason "Unsupported Protocol Version"
 
 
+_CHECKPOINT_KEYS = ("program", "reps", "score", "rep_rom_deg", "rep_scores", "rep_times", "duration_s", "hold_s")
+
+
 def _no_op(*_: Any) -> None:
     pass
 
@@ -63,11 +66,14 @@ class Telemetry:
         command subscription, and a client id of its own.
     min_backoff, max_backoff
         Reconnect back-off bounds in seconds (doubles after each failure).
+    checkpoint_every
+        Seconds between automatic journal checkpoints taken from :meth:`publish_live` data of an
+        open session (so a killed process still reports the reps so far).
     """
 
     def __init__(self, settings: MqttSettings, state_dir: str | os.PathLike[str] | None = None, *,
                  firmware: str = __version__, model: str | None = None, announce: bool = True,
-                 min_backoff: float = 0.5, max_backoff: float = 30.0) -> None:
+                 min_backoff: float = 0.5, max_backoff: float = 30.0, checkpoint_every: float = 5.0) -> None:
         self.settings = settings
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.firmware = firmware
@@ -75,6 +81,8 @@ class Telemetry:
         self.announce = announce
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.checkpoint_every = checkpoint_every
+        self._open_sessions: dict[str, float] = {}  # session id -> monotonic time of last checkpoint
         self.outbox: Outbox | None = None
         self.journal: SessionJournal | None = None
         self.last_error: str | None = None
@@ -163,15 +171,29 @@ class Telemetry:
         """Journal a session, so a crash before its summary still reports it (``interrupted``)."""
         assert self.journal is not None, "call start() first"
         self.journal.open_session(session_id, program, started_at)
+        self._open_sessions[session_id] = float("-inf")
 
     def session_checkpoint(self, session_id: str, partial_summary: dict[str, Any]) -> None:
         """Store the summary so far (call every few seconds or after each rep)."""
         assert self.journal is not None, "call start() first"
         self.journal.checkpoint(session_id, partial_summary)
+        self._open_sessions[session_id] = time.monotonic()
 
     # --- publishing ------------------------------------------------------------------------
     def publish_live(self, data: dict[str, Any]) -> bool:
-        """QoS 0, not stored: dropped (returns False) while disconnected."""
+        """QoS 0, not stored: dropped (returns False) while disconnected.
+
+        If ``data["session_id"]`` is an open session, its reps/score are also checkpointed in the
+        journal every ``checkpoint_every`` seconds, connected or not.
+        """
+        sid = data.get("session_id")
+        last = self._open_sessions.get(sid) if isinstance(sid, str) else None
+        if last is not None and time.monotonic() - last >= self.checkpoint_every:
+            partial = {k: data[k] for k in _CHECKPOINT_KEYS if k in data}
+            try:
+                self.session_checkpoint(sid, partial)  # type: ignore[arg-type]
+            except (OSError, KeyError) as e:
+                log.warning("session %s checkpoint failed: %s", sid, e)
         if not self._connected.is_set():
             return False
         body = payloads.live(self.settings.device_id, data, self.settings.export_keypoints)
@@ -186,6 +208,7 @@ class Telemetry:
         mid = self.outbox.put(self.settings.topic("session", "summary"), body, qos=1, msg_id=mid)
         if self.journal is not None:
             self.journal.close_session(body["session_id"])
+        self._open_sessions.pop(body["session_id"], None)
         self._send_stored(mid)
         return mid
 
