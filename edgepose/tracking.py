@@ -370,10 +370,6 @@ class Tracker:
             # two estimates disagree on (two people one behind the other differ in scale).
             if iou[i, j] < 0.5 or not 0.8 < h[i] / h[j] < 1.25:
                 return False
-            if iou[i, j] >= 0.6:
-                # Nearly the same box at the same scale: a second, worse estimate of one person
-                # (two people that far on top of each other hide one from the detector anyway).
-                return True
             # Left and right may be swapped in one of them (a ROI estimated the wrong way round).
             d = min(float(np.median(np.linalg.norm(k[i, core, :2] - k[j, other, :2], axis=1)))
                     for other in (core, core_mirror))

@@ -186,3 +186,17 @@ def test_a_person_the_detector_finds_only_every_other_frame_still_gets_an_id():
     kept = run(tracker, flicker)
     assert switches(kept) == (0, 0)
     assert len(tracker.ids) == 4
+
+
+def test_a_couple_dancing_close_together_are_two_people():
+    frames, _ = bonn_gt()
+    a = dict(frames[0])[0].copy()                                   # arm out, holding the paddle
+    h = np.ptp(a[a[:, 2] > 0, 1])
+    b = a.copy()
+    b[:, 0] = 2 * a[a[:, 2] > 0, 0].mean() - a[:, 0] + 0.2 * h      # facing her, a step away
+    swap = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    b = b[swap]                                                       # her left is his right
+    tracker = Tracker(TrackerConfig(min_hits=1))
+    out = tracker.update([as_pose(a), as_pose(b)])
+    assert iou_matrix(*(np.array([box_of(k[:, :2], k[:, 2], 0.3)]) for k in (a, b)))[0, 0] > 0.5
+    assert len(out) == 2 and {p.id for p in out} == {0, 1}
