@@ -3,7 +3,9 @@
 Each measure's target range is the demonstration's mean plus or minus a tolerance taken from the
 demonstration's own steadiness: ``tolerance = max(K_STD * std, floor)`` (the floor keeps a single
 photo or a rock-steady hold from giving an impossibly tight target). Only measures seen well in
-most samples are kept.
+most samples are kept, and a measure that varied so much across the demonstration that its
+tolerance would pass ``MAX_TOL_DEG`` / ``MAX_TOL_RATIO`` is left out: the demonstration shows it
+does not define the pose (e.g. the arms in a goddess pose shown with different arm positions).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from edgepose.evaluate.angles import ANGLE_MEASURES, Measure
 K_STD = 2.5
 FLOOR_DEG = 5.0
 FLOOR_RATIO = 0.1
+MAX_TOL_DEG = 45.0
+MAX_TOL_RATIO = 1.0
 MIN_CONF = 0.5
 MIN_SEEN_SHARE = 0.8
 
@@ -71,6 +75,8 @@ def learn(samples: list[dict[str, Measure]]) -> list[Taught]:
         mean, std = float(a.mean()), float(a.std())
         is_angle = m in ANGLE_MEASURES
         tol = max(K_STD * std, FLOOR_DEG if is_angle else FLOOR_RATIO)
+        if tol > (MAX_TOL_DEG if is_angle else MAX_TOL_RATIO):
+            continue
         lo_lim, hi_lim = (0.0, 180.0) if is_angle else (0.0, 10.0)
         lo, hi = max(lo_lim, mean - tol), min(hi_lim, mean + tol)
         cl, ch = _cues(m)
