@@ -136,3 +136,88 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class V311OnlyProxy:
+    """A TCP relay in front of a real broker that behaves like a broker without MQTT 5.
+
+    A CONNECT with protocol level 5 is answered the way an MQTT 3.1.1 broker answers an unknown
+    level (CONNACK return code 1, then close); anything else is relayed to the real broker.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        self.refused_v5 = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = int(self.sock.getsockname()[1])
+        self._stop = False
+        self._t = threading.Thread(target=self._accept, name="v311-proxy", daemon=True)
+        self._t.start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read(conn: socket.socket, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = conn.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            head = self._read(conn, 1)
+            length_bytes, mult, length = b"", 1, 0
+            while True:  # remaining length varint
+                b = self._read(conn, 1)
+                length_bytes += b
+                length += (b[0] & 0x7F) * mult
+                mult *= 128
+                if not b[0] & 0x80:
+                    break
+            body = self._read(conn, length)
+            level = body[6] if len(body) > 6 else 0
+            if head[0] >> 4 == 1 and level == 5:
+                self.refused_v5 += 1
+                conn.sendall(b"\x20\x02\x00\x01")
+                conn.close()
+                return
+            up = socket.create_connection(("127.0.0.1", self.upstream))
+            up.sendall(head + length_bytes + body)
+        except OSError:
+            conn.close()
+            return
+
+        def pump(a: socket.socket, b: socket.socket) -> None:
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+        pump(conn, up)
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()

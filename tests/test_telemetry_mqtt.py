@@ -220,3 +220,26 @@ def test_concurrent_publishers_across_a_broker_restart_lose_nothing(broker: Brok
     finally:
         t.close()
         sub.close()
+
+
+def test_mqtt311_setting_and_fallback_from_mqtt5(broker: Broker, tmp_path: Path) -> None:
+    from mqtt_broker import V311OnlyProxy
+
+    sub = Subscriber(broker.port, ["edgepose/+/session/summary"])
+    # configured for 3.1.1 straight away
+    s311 = MqttSettings(host="127.0.0.1", port=broker.port, device_id="unit-311", protocol="3.1.1")
+    with Telemetry(s311, tmp_path / "a") as t:
+        t.publish_summary({"session_id": "s-311", "program": "squat", "reps": 1})
+        assert t.flush(10)
+    # configured for 5, but the broker only speaks 3.1.1: falls back and delivers
+    proxy = V311OnlyProxy(broker.port)
+    try:
+        s5 = MqttSettings(host="127.0.0.1", port=proxy.port, device_id="unit-fb")
+        with Telemetry(s5, tmp_path / "b", min_backoff=0.1) as t:
+            t.publish_summary({"session_id": "s-fb", "program": "squat", "reps": 2})
+            assert t.flush(10), t.last_error
+            assert t.connected and proxy.refused_v5 >= 1
+        assert sub.wait_for(lambda: {m["session_id"] for m in sub.json("/session/summary")} == {"s-311", "s-fb"})
+    finally:
+        proxy.close()
+        sub.close()

@@ -272,20 +272,19 @@ class Telemetry:
 
     def _run_loop(self) -> None:
         backoff = self.min_backoff
-        first = True
+        configured: mqtt.Client | None = None  # the client whose host/port paho already knows
         while not self._stop.is_set():
             client = self._client
             assert client is not None
             try:
-                if first:
+                if client is not configured:
+                    configured = client
                     client.connect(self.settings.host, self.settings.port, keepalive=self.settings.keepalive)
-                    first = False
                 else:
                     client.reconnect()
             except (OSError, ValueError) as e:
                 self.last_error = f"cannot reach {self.settings.host}:{self.settings.port}: {e}"
                 log.warning("MQTT %s; retrying in %.1f s", self.last_error, backoff)
-                first = first and isinstance(e, ValueError)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
