@@ -177,3 +177,32 @@ def test_truncated_file_keeps_the_frames_read(tmp_path):
     assert [r["frame"] for r in rows] == list(range(len(rows)))
     assert sum(len(r["poses"]) for r in rows) >= len(rows) - 3
     assert any("truncated" in m for m in res.messages)
+
+
+def test_folder_with_a_corrupt_frame_keeps_going_and_says_which(tmp_path):
+    import shutil
+
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i in (1, 2, 4, 5):
+        shutil.copy(BONN / "frames" / f"{i:05d}.jpg", src / f"{i:05d}.jpg")
+    (src / "00003.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (src / "notes.txt").write_text("not a frame")
+    res = analyze(src, tmp_path / "out", AnalyzeConfig(people=4, annotate=False, report=False))
+    rows = _rows(tmp_path / "out" / "poses.jsonl")
+    assert [Path(r["source"]).name for r in rows] == [f"{i:05d}.jpg" for i in range(1, 6)]
+    assert "00003.jpg" in rows[2]["error"] and rows[2]["poses"] == []
+    assert all(r["poses"] for r in rows if "error" not in r)
+    assert res.pass1.unreadable == 1 and any("could not be decoded" in m for m in res.messages)
+
+
+def test_progress_bar_shows_fps_and_eta():
+    import io
+
+    from edgepose.analyze.runner import Progress
+
+    buf = io.StringIO()
+    bar = Progress(100, buf)
+    bar(50, True)
+    line = buf.getvalue()
+    assert "50/100 frames" in line and "fps" in line and "ETA" in line

@@ -189,7 +189,7 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
                 if progress:
                     progress(res.frames, False)
         except Exception as e:                        # a decoder crash midway: keep what we have
-            res.error = f"{reader.path}: reading stopped at frame {res.frames}: {e}"
+            res.error = f"{reader.path}: analysis stopped at frame {res.frames} ({type(e).__name__}: {e})"
             log.error(res.error)
         finally:
             tracker.finish()
