@@ -60,11 +60,22 @@ class PoseLog:
         d = d[d > 0]
         return float(1.0 / np.median(d)) if len(d) else 30.0
 
-    def performers(self, min_share: float = 0.25, min_frames: int = 5) -> list[int]:
-        """Ids seen in at least ``min_share`` of the frames (and ``min_frames``): the performers,
-        not brief false detections (a bag, a reflection) that a one-off id also gets."""
+    def performers(self, min_share: float = 0.25, min_frames: int = 5, min_visibility: float = 0.55) -> list[int]:
+        """The ids that are performers, not false detections that also got an id.
+
+        A performer is seen in at least ``min_share`` of the frames (and ``min_frames``), and the
+        median over frames of the mean visibility of their body joints (shoulders to feet) is at
+        least ``min_visibility``: a bag or a reflection that the pose model takes for a person
+        comes out with visibilities around 0.5, people around 0.85-0.97 (docs/benchmarks.md).
+        """
         need = max(min_frames, int(np.ceil(min_share * self.frame_count)))
-        ok = [i for i, s in self.sequences.items() if len(s) >= min(need, self.frame_count)]
+        ok = []
+        for i, s in self.sequences.items():
+            if len(s) < min(need, self.frame_count):
+                continue
+            body = s.keypoints[:, 11:29, 2] if s.layout == "blazepose33" else s.keypoints[:, 5:, 2]
+            if float(np.median(body.mean(axis=1))) >= min_visibility:
+                ok.append(i)
         return sorted(ok)
 
 

@@ -213,11 +213,12 @@ class AnalysisResult:
     files: dict[str, Path] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     failed: bool = False
+    performers: list[int] = field(default_factory=list)
 
     def summary_line(self) -> str:
         p = self.pass1
-        return (f"{p.frames} frames, {p.ids} performers, {p.poses} poses, {p.fps:.1f} fps "
-                f"-> {self.out}/poses.jsonl")
+        return (f"{p.frames} frames, {len(self.performers)} performers ({p.ids} ids), {p.poses} poses, "
+                f"{p.fps:.1f} fps -> {self.out}/poses.jsonl")
 
 
 def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = None,
@@ -285,10 +286,12 @@ def _post(source: str | Path, reader: FrameReader, res: AnalysisResult, cfg: Ana
         c, j = export.write_performer(seq, out / "performers")
         res.files[f"performer_{seq.id}_csv"], res.files[f"performer_{seq.id}_jsonl"] = c, j
     main = plog.performers()
+    res.performers = main
     minor = sorted(set(plog.sequences) - set(main))
     if minor:
-        res.messages.append(f"ids {', '.join(map(str, minor))} were seen in under a quarter of the frames "
-                            f"(brief detections): exported, left out of the synchronisation")
+        res.messages.append(f"ids {', '.join(map(str, minor))} were seen in under a quarter of the frames or "
+                            f"with low keypoint visibility (brief or doubtful detections): exported, left out "
+                            f"of the synchronisation")
     g = None
     rate = plog.rate
     if len(main) >= 2 and plog.frame_count >= 3:
@@ -311,7 +314,7 @@ def _post(source: str | Path, reader: FrameReader, res: AnalysisResult, cfg: Ana
         summary = {"source": str(source), "frames": plog.frame_count, "duration (s)":
                    f"{(plog.times[-1] - plog.times[0]) if plog.frame_count else 0:.2f}",
                    "frame rate": f"{rate:.2f}", "performers": ", ".join(f"#{i}" for i in main) or "none",
-                   "brief detections": ", ".join(f"#{i}" for i in minor) or "none",
+                   "brief or doubtful detections": ", ".join(f"#{i}" for i in minor) or "none",
                    "group sync (mean)": f"{g.mean:.2f}" if g is not None else "n/a",
                    "analysis speed": f"{res.pass1.fps:.1f} fps"}
         res.files["report"] = report.write_report(out / "report.html", f"edgepose analysis: {Path(source).name}",
