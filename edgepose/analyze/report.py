@@ -51,7 +51,8 @@ def line_plot(series: list[Series], title: str, ylabel: str, y_range: tuple[floa
         yv = y0 + (y1 - y0) * k / 5
         yy = int(Y(yv))
         cv2.line(img, (left, yy), (left + pw, yy), (220, 220, 220), 1)
-        cv2.putText(img, f"{yv:.2g}", (5, yy + 4), font, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
+        label = f"{yv:.0f}" if y1 - y0 >= 10 else f"{yv:.2f}"
+        cv2.putText(img, label, (5, yy + 4), font, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
     step = _nice_step((t1 - t0) / 8)
     tv = np.ceil(t0 / step) * step
     while tv <= t1 + 1e-9:
