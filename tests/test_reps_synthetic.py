@@ -157,3 +157,20 @@ def test_counter_units_free_and_direction() -> None:
         assert c.count == 5
     with pytest.raises(ValueError):
         RepCounter("sideways", 1.0)
+
+
+def test_shallow_squats_count_but_are_flagged_incomplete_with_a_cue() -> None:
+    sm = run("squat", [[side_squat(d)] for d in squat_depths(3, depth=0.6, rest_s=2.5)])
+    assert sm["reps"] == 3
+    assert all("incomplete" in r["faults"] and not r["complete"] for r in sm["rep_list"])
+    assert sm["cue_counts"].get("Go a little deeper, thighs towards level", 0) >= 1
+    deep = run("squat", [[side_squat(d)] for d in squat_depths(3)])
+    assert sm["score"] < deep["score"]
+
+
+def test_knee_valgus_is_a_fault_seen_from_the_front() -> None:
+    frames = [[front_pose(squat=d, stance=0.6, knee_in=0.25 * d)] for d in squat_depths(3, rest_s=2.0)]
+    sm = run("squat", frames)
+    assert sm["reps"] == 3
+    assert all("knee_ankle_ratio:low" in r["faults"] for r in sm["rep_list"])
+    assert sm["cue_counts"].get("Push your knees out over your toes", 0) >= 1

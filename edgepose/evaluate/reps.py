@@ -77,6 +77,8 @@ class Rep:
     faults: list[str] = field(default_factory=list)
     complete: bool = True
     source: str = "signal"  # "fallback" when counted while the main signal was unseen
+    rest_value: float | None = None  # the signal at the rest extreme before it (signal units)
+    far_value: float | None = None  # the signal at its far extreme
 
     @property
     def duration_s(self) -> float:
@@ -262,14 +264,15 @@ class RepCounter:
         if self.reps and far[1] - self.reps[-1].t_far < self.min_period_s:
             prev = self.reps[-1]  # a wobble of the same rep: merge
             if amp > prev.amplitude:
-                prev.amplitude, prev.t_far = amp, far[1]
+                prev.amplitude, prev.t_far, prev.far_value = amp, far[1], self.sign * far[0]
             self._close(prev)
             prev.t_end = None
             self.frame_rom, self.frame_faults = {}, set()
             self.open_rep = prev
             return None
         t_start = self._near_rest_time(self.rest[0], REST_BAND * amp, before=far[1]) or self.rest[1]
-        rep = Rep(index=len(self.reps) + 1, t_start=t_start, t_far=far[1], t_counted=t, amplitude=amp)
+        rep = Rep(index=len(self.reps) + 1, t_start=t_start, t_far=far[1], t_counted=t, amplitude=amp,
+                  rest_value=self.sign * self.rest[0], far_value=self.sign * far[0])
         self._close(rep)
         self.frame_rom, self.frame_faults = {}, set()
         self.reps.append(rep)
@@ -291,7 +294,8 @@ class RepCounter:
             if amp >= max(self.min_amp, END_CREDIT * typical) and returned >= 0.5 * self.threshold() \
                     and self.ext[1] - self.reps[-1].t_far >= self.min_period_s:
                 rep = Rep(index=len(self.reps) + 1, t_start=self.rest[1], t_far=self.ext[1],
-                          t_counted=self.last_t or self.ext[1], amplitude=amp)
+                          t_counted=self.last_t or self.ext[1], amplitude=amp,
+                          rest_value=self.sign * self.rest[0], far_value=self.sign * self.ext[0])
                 self._close(rep)
                 self.reps.append(rep)
                 self.seeking = None

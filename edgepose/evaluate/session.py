@@ -359,15 +359,27 @@ class Session:
         main.reps.append(rep)
         main._forget()
 
-    def _judge_rep(self, rep) -> None:
+    def _depth(self, rep) -> float:
+        """How much of a full rep this one covered, 0..1 (docs/scoring.md)."""
         spec = self.prog.reps
         assert spec is not None
+        if spec.far_ratio and rep.rest_value and rep.far_value is not None and rep.rest_value > 0:
+            full = abs(spec.far_ratio - 1.0) * rep.rest_value
+            return min(1.0, max(0.0, abs(rep.far_value - rep.rest_value) / full)) if full > 0 else 1.0
         if spec.rom_target and spec.rom and spec.rom[0] in rep.rom:
             lo, hi = rep.rom[spec.rom[0]]
             start, end = spec.rom_target
             far = lo if end < start else hi
-            frac = (start - far) / (start - end) if start != end else 1.0
-            if frac < 0.75:
+            return min(1.0, max(0.0, (start - far) / (start - end))) if start != end else 1.0
+        if self.counter is not None and self.counter.reps:
+            return min(1.0, rep.amplitude / max(r.amplitude for r in self.counter.reps))
+        return 1.0
+
+    def _judge_rep(self, rep) -> None:
+        spec = self.prog.reps
+        assert spec is not None
+        if spec.far_ratio or (spec.rom_target and spec.rom and spec.rom[0] in rep.rom):
+            if self._depth(rep) < 0.75:
                 rep.faults.append("incomplete")
                 rep.complete = False
         if rep.duration_s and rep.t_counted - rep.t_start < spec.min_rep_s / 2:
@@ -393,14 +405,7 @@ class Session:
     def _rep_score(self, rep) -> float:
         spec = self.prog.reps
         assert spec is not None
-        depth = 1.0
-        if spec.rom_target and spec.rom and spec.rom[0] in rep.rom:
-            lo, hi = rep.rom[spec.rom[0]]
-            start, end = spec.rom_target
-            far = lo if end < start else hi
-            depth = min(1.0, max(0.0, (start - far) / (start - end))) if start != end else 1.0
-        elif self.counter is not None and self.counter.reps:
-            depth = min(1.0, rep.amplitude / max(r.amplitude for r in self.counter.reps))
+        depth = self._depth(rep)
         form_faults = [f for f in rep.faults if f not in ("incomplete", "fast")]
         form = 0.5 ** len(form_faults)
         tempo = 1.0 if spec.min_rep_s <= rep.duration_s <= spec.max_rep_s else 0.5
