@@ -270,8 +270,13 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
     if p1.poses == 0 and p1.frames:
         res.messages.append(f"nobody was found in the {p1.frames} frame(s) of {source}: no performer "
                             f"sequences, no synchronisation (is anyone fully in view?)")
-    if p1.poses and (cfg.report or cfg.annotate):
-        _post(source, reader, res, cfg)
+    if p1.poses:
+        try:
+            _post(source, reader, res, cfg)
+        except Exception as e:  # the poses are safe on disk; say what is missing and why
+            log.exception("pass 2 failed")
+            res.messages.append(f"the exports/report could not be completed ({type(e).__name__}: {e}); "
+                                f"{poses_path} is complete — re-run with -v for details")
     return res
 
 
