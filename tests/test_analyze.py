@@ -216,3 +216,19 @@ def test_progress_bar_shows_fps_and_eta():
     bar(50, True)
     line = buf.getvalue()
     assert "50/100 frames" in line and "fps" in line and "ETA" in line
+
+
+def test_default_output_folder_and_bad_people_count(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    clip = tmp_path / "paddlers"
+    clip.mkdir()
+    for i in (1, 2, 3):
+        shutil.copy(BONN / "frames" / f"{i:05d}.jpg", clip)
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["analyze", str(clip), "--quiet", "--no-video", "--no-report"]) == 0
+    rows = _rows(tmp_path / "paddlers_analysis" / "poses.jsonl")
+    assert len(rows) == 3 and rows[1]["t"] == pytest.approx(1 / 30, abs=1e-4)
+    assert "performers" in capsys.readouterr().out
+    assert cli_main(["analyze", str(clip), "--people", "0"]) == 2
+    assert "--people" in capsys.readouterr().err
