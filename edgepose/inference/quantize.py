@@ -387,6 +387,140 @@ def quantize_static_int8(float32_model: bytes, calibration: list[np.ndarray],
     return bytes(result.quantized_model)
 
 
+# Float head convolutions whose bias absorbs the int8 trunk's mean error: output tensor prefix →
+# the graph output it feeds.
+_HEAD_BIASES = {"model_1/model/convld_3d/": "Identity", "model_1/model/convworld_3d/": "Identity_4",
+                "model_1/model/conv_poseflag/": "Identity_1"}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _run_all(interpreter, x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    d = interpreter.get_input_details()[0]
+    if d["dtype"] == np.int8:
+        sc, zp = d["quantization"]
+        x = np.clip(np.round(x / sc + zp), -128, 127).astype(np.int8)
+    interpreter.set_tensor(d["index"], x)
+    interpreter.invoke()
+    out = {}
+    # by position: the graph outputs keep the float model's order, not always its names
+    for name, o in zip(names, interpreter.get_output_details(), strict=True):
+        y = interpreter.get_tensor(o["index"]).astype(np.float64)
+        sc, zp = o["quantization"]
+        if o["dtype"] == np.int8 and sc:
+            y = (y - zp) * sc
+        out[name] = y
+    return out
+
+
+def correct_head_biases(model, float32_model: bytes, int8_model: bytes, calibration: list[np.ndarray],
+                        names: list[str]) -> dict[str, float]:
+    """Empirical bias correction of the float output heads, on the calibration crops.
+
+    The int8 trunk shifts what the heads see, and the heads turn that into a systematic offset
+    (the pose-flag logit comes out ~1.5 lower). For each float head conv, the mean difference
+    float - int8 of its output over the calibration crops with a person (median of logits for
+    the pose flag, over all crops) is added to its bias. Returns the mean |correction| per head.
+    Heads that were quantized (int8 bias) are left alone. ``names``: the graph outputs in order.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    s = _schema()
+    fi = Interpreter(model_content=float32_model)
+    qi = Interpreter(model_content=int8_model)
+    fi.allocate_tensors()
+    qi.allocate_tensors()
+    diffs: dict[str, list[np.ndarray]] = {k: [] for k in _HEAD_BIASES.values()}
+    for c in calibration:
+        x = np.ascontiguousarray(c[None], dtype=np.float32)
+        f, q = _run_all(fi, x, names), _run_all(qi, x, names)
+        flag_f = float(np.ravel(f["Identity_1"])[0])
+        diffs["Identity_1"].append(_logit(f["Identity_1"]).ravel() - _logit(q["Identity_1"]).ravel())
+        if flag_f >= 0.5:
+            for name in ("Identity", "Identity_4"):
+                diffs[name].append((f[name] - q[name]).ravel())
+    g = model.subgraphs[0]
+    tn = _tensor_names(g)
+    done: dict[str, float] = {}
+    for op in g.operators:
+        if _op_name(model, op) != "CONV_2D" or len(op.inputs) < 3:
+            continue
+        out_name = tn[op.outputs[0]]
+        head = next((v for k, v in _HEAD_BIASES.items() if out_name.startswith(k)), None)
+        if head is None or not diffs[head]:
+            continue
+        bias = g.tensors[op.inputs[2]]
+        raw = _buffer_bytes(model, bias.buffer)
+        if bias.type != s.TensorType.FLOAT32 or raw is None:
+            continue
+        d = np.stack(diffs[head])
+        delta = np.median(d, axis=0) if head == "Identity_1" else d.mean(axis=0)
+        values = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+        if delta.shape != values.shape:
+            continue
+        model.buffers[bias.buffer].data = np.frombuffer((values + delta).astype("<f4").tobytes(), dtype=np.uint8)
+        done[head] = float(np.abs(delta).mean())
+    return done
+
+
+def float_boundaries(model) -> int:
+    """Remove the int8 round trips ai-edge-quantizer puts at the graph's float edges.
+
+    When the first op computes in float, the quantizer still makes the graph input int8 and
+    dequantizes it (with a calibrated range that clips bright pixels); when an output comes from
+    a float head, it re-quantizes it (the landmarks to ~2 px steps, the pose flag to a range that
+    can stop below 1). Here such inputs and outputs become the float tensors themselves.
+    Returns how many were changed; call :func:`prune` afterwards.
+    """
+    changed = 0
+    for g in model.subgraphs:
+        consumers: dict[int, list] = {}
+        producer: dict[int, object] = {}
+        for op in g.operators:
+            for i in op.inputs:
+                consumers.setdefault(int(i), []).append(op)
+            for o in op.outputs:
+                producer[int(o)] = op
+        drop = set()
+        new_inputs = []
+        for i in g.inputs:
+            ops = consumers.get(int(i), [])
+            if len(ops) == 1 and _op_name(model, ops[0]) == "DEQUANTIZE":
+                op = ops[0]
+                out = int(op.outputs[0])
+                g.tensors[out].name = g.tensors[int(i)].name
+                new_inputs.append(out)
+                drop.add(id(op))
+                changed += 1
+            else:
+                new_inputs.append(int(i))
+        new_outputs = []
+        for o in g.outputs:
+            op = producer.get(int(o))
+            if op is not None and _op_name(model, op) == "QUANTIZE" and \
+                    g.tensors[int(op.inputs[0])].type == _schema().TensorType.FLOAT32 and \
+                    len(consumers.get(int(o), [])) == 0:
+                src = int(op.inputs[0])
+                g.tensors[src].name = g.tensors[int(o)].name
+                new_outputs.append(src)
+                drop.add(id(op))
+                changed += 1
+            else:
+                new_outputs.append(int(o))
+        g.operators = [op for op in g.operators if id(op) not in drop]
+        g.inputs, g.outputs = new_inputs, new_outputs
+        for sd in model.signatureDefs or []:
+            if model.subgraphs[sd.subgraphIndex] is g:  # signature entries follow the graph's order
+                for tm, idx in zip(sd.inputs or [], new_inputs, strict=False):
+                    tm.tensorIndex = idx
+                for tm, idx in zip(sd.outputs or [], new_outputs, strict=False):
+                    tm.tensorIndex = idx
+    return changed
+
+
 def _restore_output_names(model, names: list[str]) -> None:
     """Give the graph outputs (and the signature) the float model's names back.
 
@@ -408,7 +542,8 @@ def _restore_output_names(model, names: list[str]) -> None:
 def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] | None = None,
                progress: Progress | None = None, *, drop_segmentation: bool = True,
                float_layers: Iterable[str] = DEFAULT_FLOAT_LAYERS, float_weights: str = "fp16",
-               data_dir: Path | None = None, evaluate: bool = True) -> QuantizeReport:
+               data_dir: Path | None = None, evaluate: bool = True,
+               bias_correction: bool = True) -> QuantizeReport:
     """Build the static-INT8 landmark model ``out_path`` from the float ``float_path``.
 
     Parameters
@@ -432,6 +567,9 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
         ``()`` quantizes every op.
     float_weights
         Storage of the float ops' conv weights: ``"fp16"``, ``"int8"`` (weight-only) or ``"fp32"``.
+    bias_correction
+        Shift the float heads' biases by the mean int8-vs-float error on the calibration crops
+        (:func:`correct_head_biases`).
     data_dir
         The shared data folder (calibration when ``calibration`` is None; accuracy check).
     evaluate
@@ -464,6 +602,17 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
     qbytes = quantize_static_int8(folded, calibration, float_layers, say, float_weights=float_weights)
     model = read_model(qbytes)
     _restore_output_names(model, outputs)
+    edges = float_boundaries(model)
+    if edges:
+        prune(model)
+        notes.append(f"{edges} graph inputs/outputs computed in float stay float (no int8 round trip)")
+        qbytes = write_model(model)
+        model = read_model(qbytes)
+    if bias_correction and float_layers:
+        fixed = correct_head_biases(model, folded, qbytes, calibration, outputs)
+        if fixed:
+            notes.append("bias-corrected float heads on the calibration crops (mean |shift|: "
+                         + ", ".join(f"{k} {v:.3g}" for k, v in fixed.items()) + ")")
     dead = drop_dead_buffers(model)
     if dead:
         notes.append(f"dropped {dead} dead buffers after quantization")
@@ -696,18 +845,17 @@ def person_crops(people: Iterable[AnnotatedPerson], min_keypoints: int = 6
     return out
 
 
-def evaluation_people(data_dir: Path) -> list[AnnotatedPerson]:
-    """The annotated still images in ``keypoints/`` (the evaluation set; never calibrated on)."""
+def evaluation_people(data_dir: Path, tracking: bool = True) -> list[AnnotatedPerson]:
+    """The annotated people of ``keypoints/`` (and ``tracking/``): the evaluation set.
+
+    :func:`calibration_crops` never reads these folders.
+    """
     people: list[AnnotatedPerson] = []
     for j in sorted(Path(data_dir).glob("keypoints/*/*.json")):
         people += load_annotations(j)
-    return people
-
-
-def _tracking_people(data_dir: Path) -> list[AnnotatedPerson]:
-    people: list[AnnotatedPerson] = []
-    for j in sorted(Path(data_dir).glob("tracking/*/annotations.json")):
-        people += load_annotations(j)
+    if tracking:
+        for j in sorted(Path(data_dir).glob("tracking/*/annotations.json")):
+            people += load_annotations(j)
     return people
 
 
@@ -773,62 +921,93 @@ def _background_from_frame(rgb: np.ndarray, model) -> list[np.ndarray]:
     return out
 
 
+EVALUATION_FOLDERS = ("keypoints", "tracking")  # annotated: used to judge, never to calibrate
+_VIDEO_EXT = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
+_IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def _calibration_sources(data_dir: Path) -> tuple[list[Path], list[Path]]:
+    videos, images = [], []
+    for f in sorted(data_dir.rglob("*")):
+        rel = f.relative_to(data_dir).parts
+        if not f.is_file() or (rel and rel[0] in EVALUATION_FOLDERS):
+            continue
+        if f.suffix.lower() in _VIDEO_EXT:
+            videos.append(f)
+        elif f.suffix.lower() in _IMAGE_EXT:
+            images.append(f)
+    return videos, images
+
+
 def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = None) -> list[np.ndarray]:
     """``n`` real crops (256x256x3 float32 RGB in [0, 1]) for static int8 calibration.
 
-    Disjoint from the evaluation images (``keypoints/``):
+    Taken from every video and image under ``data_dir`` except the annotated evaluation folders
+    (``keypoints/``, ``tracking/``), so the accuracy check never sees a calibration image. On the
+    shared data that is the ``exercise/`` and ``video/`` clips and the ``yoga/`` photos; on a
+    device, point it at footage from its own camera.
 
-    * about half: the annotated people of ``tracking/`` (ground-truth ROIs, frames spread over
-      the clip);
-    * most of the rest: frames of the ``exercise/`` and ``video/`` clips, centred on the person
-      by the float landmark model (``float_model``; default: the verified
-      ``pose_landmark_full``);
-    * one in eight: background squares from the corners of those frames in which the float model
-      sees nobody (pose flag < 0.2). Without them every calibration crop has a person, the
-      pose-flag logit is calibrated to positive values only, and the int8 model can no longer
-      say "nobody here" (its flag sticks at 0.5).
+    * seven in eight: people, framed as the tracker frames them: the float landmark model
+      (``float_model``; default: the verified ``pose_landmark_full``) starts from the whole
+      frame and re-centres the ROI from its landmarks 33/34 until it settles; frames where it
+      finds nobody are skipped. About half from clips (a few evenly spaced frames each), half
+      from photos.
+    * one in eight: background squares from frame corners in which the float model sees nobody
+      (pose flag < 0.2). Without them every crop has a person, the pose-flag logit is calibrated
+      to positive values only, and an all-int8 model can no longer say "nobody here" (its flag
+      sticks at 0.5).
 
-    Deterministic: the same data gives the same crops in the same order.
+    Deterministic: the same files give the same crops in the same order.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise ModelError(f"calibration data folder {data_dir} does not exist; pass the shared data folder")
+        raise ModelError(f"calibration data folder {data_dir} does not exist; pass a folder of videos or "
+                         "photos of people (e.g. ../shared/data)")
+    videos, images = _calibration_sources(data_dir)
+    if not videos and not images:
+        raise ModelError(f"no videos or images under {data_dir} outside {', '.join(EVALUATION_FOLDERS)}/ "
+                         "to calibrate on")
     from edgepose.inference import runtime
     from edgepose.inference.models import verified_path
 
+    model = runtime.load(float_model or verified_path("pose_landmark_full"), threads=max(1, os.cpu_count() or 1))
     n_neg = n // 8
-    n_track = (n - n_neg) // 2
-    track = person_crops(_tracking_people(data_dir), min_keypoints=8)
-    n_track = min(len(track), n_track)
-    picks = np.linspace(0, len(track) - 1, n_track).round().astype(int) if n_track else []
-    people = [track[i][2] for i in picks]
-    frames = [Path(f) for f in sorted(data_dir.glob("tracking/*/frames/*.jpg"))]
-    videos = sorted(data_dir.glob("exercise/*.mp4")) + sorted(data_dir.glob("video/*.mp4"))
-    want_people = n - n_neg - len(people)
+    want = n - n_neg
+    from_videos = want if not images else (want // 2 if videos else 0)
+    people: list[np.ndarray] = []
     background: list[np.ndarray] = []
-    if videos or frames:
-        model = runtime.load(float_model or verified_path("pose_landmark_full"), threads=max(1, os.cpu_count() or 1))
-        quota = -(-max(want_people, 0) // max(1, len(videos)))
-        for v in videos:  # up to `quota` people per clip, from twice as many frames
-            got = bg = 0
-            for rgb in _frames([v], max(3 * quota, 2)):
-                if got < quota and want_people > 0:
-                    x = _person_from_frame(rgb, model)
-                    if x is not None:
-                        people.append(x)
-                        got += 1
-                        want_people -= 1
-                if bg < 2:  # at most two background squares per clip, for variety
-                    found = _background_from_frame(rgb, model)[:1]
-                    background += found
-                    bg += len(found)
-        for f in frames[:: max(1, len(frames) // 4)]:
-            background += _background_from_frame(_read_rgb(f), model)[:1]
-    if want_people > 0:  # clips that gave fewer people than planned: more tracking ROIs instead
-        spare = [i for i in range(len(track)) if i not in set(int(j) for j in picks)]
-        extra = np.linspace(0, len(spare) - 1, min(want_people, len(spare))).round().astype(int) if spare else []
-        people += [track[spare[i]][2] for i in extra]
-    # spread the background picks over all sources
+    quota = -(-from_videos // max(1, len(videos)))
+    for v in videos:  # up to `quota` people per clip, from three times as many frames
+        got = bg = 0
+        for rgb in _frames([v], max(3 * quota, 2)):
+            if got < quota and len(people) < from_videos:
+                x = _person_from_frame(rgb, model)
+                if x is not None:
+                    people.append(x)
+                    got += 1
+            if bg < 2:  # at most two background squares per clip, for variety
+                found = _background_from_frame(rgb, model)[:1]
+                background += found
+                bg += len(found)
+    if images:
+        # walk the photos in an order spread over all folders, until enough people are found
+        order = np.argsort((np.arange(len(images)) * 0.6180339887) % 1.0, kind="stable")
+        bg = 0
+        for i in order:
+            if len(people) >= want:
+                break
+            try:
+                rgb = _read_rgb(images[int(i)])
+            except ModelError as e:
+                log.warning("%s; skipped for calibration", e)
+                continue
+            x = _person_from_frame(rgb, model)
+            if x is not None:
+                people.append(x)
+            if bg < n_neg:
+                found = _background_from_frame(rgb, model)[:1]
+                background += found
+                bg += len(found)
     picks = np.linspace(0, len(background) - 1, min(n_neg, len(background))).round().astype(int) if background else []
     crops = people + [background[i] for i in picks]
     if len(crops) < n:
