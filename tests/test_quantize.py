@@ -157,6 +157,18 @@ def test_keeping_segmentation_keeps_the_float_output_layout(tmp_path, float_path
     assert res.pose_flag > 0.5 and res.visibility[11:17].min() > 0.5  # whole body in view
 
 
+def test_lean_float_drops_segmentation_and_nothing_else(tmp_path, float_path, eval_crops):
+    out = tmp_path / "lean.tflite"
+    before, after = q.build_lean_float(float_path, out)
+    assert (before, after) == (332, 286)  # 20 decoder ops + their 26 fp16 DEQUANTIZEs
+    fm = runtime.load(float_path, threads=2)
+    lm = runtime.load(out, threads=2, expect_outputs=INT8_OUTPUT_SHAPES)
+    for _, _, x in eval_crops[::20]:
+        full = dict(zip([s.name for s in fm.outputs], fm.run(x[None]), strict=True))
+        for spec, y in zip(lm.outputs, lm.run(x[None]), strict=True):
+            np.testing.assert_array_equal(y, full[spec.name])
+
+
 def test_rois_never_mirror_the_person(eval_crops):
     for person, roi, _ in eval_crops:
         m = roi.crop_to_image()

@@ -318,6 +318,36 @@ def prepare_float(data: bytes, drop_segmentation: bool = False) -> tuple[bytes, 
     return write_model(model), outputs, notes
 
 
+def build_lean_float(float_path: Path, out_path: Path) -> tuple[int, int]:
+    """The float landmark model without its segmentation output and decoder, weights untouched.
+
+    Its other outputs are bit-identical to the original's (same fp16 weights, same ops); it
+    runs in about 0.6x the time. Returns ``(ops before, ops after)``. The checksum goes to
+    ``<out_path>.sha256`` as for the int8 model.
+    """
+    from edgepose.inference.models import sha256_of
+
+    data = Path(float_path).read_bytes()
+    try:
+        model = read_model(data)
+    except ModelError as e:
+        raise ModelError(f"{float_path}: {e}; re-fetch it with `edgepose models fetch`") from None
+    before = len(model.subgraphs[0].operators)
+    names = [n for n in _output_names(model) if n != SEGMENTATION_OUTPUT]
+    keep_outputs(model, names)
+    prune(model)
+    out_path = Path(out_path)
+    out_path.write_bytes(write_model(model))
+    out_path.with_name(out_path.name + ".sha256").write_text(f"{sha256_of(out_path)}  {out_path.name}\n")
+    return before, len(model.subgraphs[0].operators)
+
+
+def _output_names(model) -> list[str]:
+    g = model.subgraphs[0]
+    tn = _tensor_names(g)
+    return [tn[i] for i in g.outputs]
+
+
 # --------------------------------------------------------------------------------------------
 # quantization
 
