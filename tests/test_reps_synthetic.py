@@ -174,3 +174,26 @@ def test_knee_valgus_is_a_fault_seen_from_the_front() -> None:
     assert sm["reps"] == 3
     assert all("knee_ankle_ratio:low" in r["faults"] for r in sm["rep_list"])
     assert sm["cue_counts"].get("Push your knees out over your toes", 0) >= 1
+
+
+def test_jump_rope_ignores_sway_and_counts_small_quick_jumps() -> None:
+    rng = np.random.default_rng(5)
+    frames = []
+    for i in range(int(10 * FPS)):
+        t = i / FPS
+        sway = 3.0 * math.sin(2 * math.pi * 0.3 * t)  # slow sway, +-3 % of the torso (real clips: std ~2 %)
+        hop = max(0.0, math.sin(2 * math.pi * 2.5 * t)) * 12.0 if t >= 6.0 else 0.0  # then 12 % hops (~6 cm)
+        frames.append([jittered(side_pose(ankle=(300, 400 - hop + sway)), rng, 0.8)])
+    sm = run("jump-rope", frames)
+    assert sm["reps"] == pytest.approx(10, abs=1)
+    assert all(r["t_far"] > 5.9 for r in sm["rep_list"])
+
+
+def test_reps_with_the_feet_out_of_frame_count_from_the_hips() -> None:
+    # two squats in full view, then the person steps closer: the feet leave the bottom of the
+    # frame (the hip height above the ankles is unseen) and two more are counted from the hips
+    frames = [[side_squat(d)] for d in squat_depths(2)]
+    frames += [[side_squat(d, ankle=(300, 560))] for d in squat_depths(2, rest_s=1.5)]
+    sm = run("squat", frames)
+    assert sm["reps"] == 4
+    assert [r["counted_on"] for r in sm["rep_list"]] == ["signal", "signal", "fallback", "fallback"]

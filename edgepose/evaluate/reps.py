@@ -109,10 +109,14 @@ class RepCounter:
         Time constant of the smoothing.
     window_s:
         How far back the recent range looks.
+    detrend_s:
+        When above 0, the signal's slow part (an average with this time constant) is removed
+        first: for quick movements such as rope jumps, so sway and walking about do not count.
     """
 
     def __init__(self, direction: str, min_amplitude: float, hysteresis: float = 0.35, smooth_s: float = 0.1,
-                 window_s: float = 10.0, gap_reset_s: float = GAP_RESET_S, min_period_s: float = 0.0) -> None:
+                 window_s: float = 10.0, gap_reset_s: float = GAP_RESET_S, min_period_s: float = 0.0,
+                 detrend_s: float = 0.0) -> None:
         if direction not in ("up", "down"):
             raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
         self.sign = 1.0 if direction == "up" else -1.0
@@ -121,6 +125,7 @@ class RepCounter:
         self.window_s = float(window_s)
         self.gap_reset_s = float(gap_reset_s)
         self.min_period_s = float(min_period_s)
+        self.baseline = Smoother(detrend_s) if detrend_s > 0 else None
         self.smooth = Smoother(smooth_s)
         self.hist: deque[tuple[float, float]] = deque()
         self.reps: list[Rep] = []
@@ -184,6 +189,8 @@ class RepCounter:
             self._forget()
         self.last_t = t
         xs = self.smooth(t, float(x))
+        if self.baseline is not None:
+            xs -= self.baseline(t, float(x))  # only the quick part: sway and drift drop out
         self.value = xs
         y = self.sign * xs
         self.hist.append((t, y))
@@ -219,6 +226,8 @@ class RepCounter:
 
     def _forget(self) -> None:
         self.smooth.reset()
+        if self.baseline is not None:
+            self.baseline.reset()
         self.hist.clear()
         self._reset_zigzag()
 

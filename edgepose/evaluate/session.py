@@ -8,6 +8,7 @@ the end. The score formulas are in ``docs/scoring.md``.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +22,12 @@ from edgepose.evaluate.angles import (
     canonical,
     combine_sides,
     measure_pose,
+    torso_length,
 )
 from edgepose.evaluate.cues import CueGate
 from edgepose.evaluate.match import MatchResult, judge, match_program
 from edgepose.evaluate.person import PersonPicker
-from edgepose.evaluate.reps import RepCounter
+from edgepose.evaluate.reps import RepCounter, Smoother
 from edgepose.pose import Pose
 from edgepose.programs import Check, Program
 
@@ -61,8 +63,6 @@ class Feedback:
 
 def _view(ms: dict[str, Measure], pose: Pose) -> str:
     """"front" when the shoulders are wide in the image relative to the torso, else "side"."""
-    from edgepose.evaluate.angles import torso_length
-
     tl = torso_length(pose)
     if tl <= 0:
         return "side"
@@ -120,11 +120,16 @@ class Session:
         if spec is not None:
             gap = 120.0 if program.clinical and program.clinical.test == "timed-up-and-go" else 2.0
             self.counter = RepCounter(spec.direction, spec.min_amplitude, spec.hysteresis, spec.smooth_s,
-                                      spec.window_s, gap_reset_s=gap, min_period_s=spec.min_rep_s)
+                                      spec.window_s, gap_reset_s=gap, min_period_s=spec.min_rep_s,
+                                      detrend_s=spec.detrend_s)
         self.fb_counter: RepCounter | None = None
         if spec is not None and spec.fallback:
             self.fb_counter = RepCounter(spec.direction, spec.min_amplitude, spec.hysteresis, spec.smooth_s,
-                                         spec.window_s, min_period_s=spec.min_rep_s)
+                                         spec.window_s, min_period_s=spec.min_rep_s, detrend_s=spec.detrend_s)
+        self._main_seen: deque[tuple[float, bool]] = deque()
+        self._torso_smoother = Smoother(0.2)
+        self._torso_now = 0.0
+        self._torso_slow = 0.0
         self.fault_frames: dict[str, int] = {}
         self.rep_frames = 0
         self.done = False
@@ -149,6 +154,8 @@ class Session:
         self.tracked_s += dt
         pose = _inside_only(pose, frame_size)
         ms = measure_pose(pose)
+        self._torso_now = torso_length(pose)
+        self._torso_slow = self._torso_smoother(t, self._torso_now) if self._torso_now > 0 else 0.0
         angles = {k: round(m.value, 1) for k, m in ms.items() if k in ANGLE_MEASURES and m.conf >= MIN_CONF}
         if self.prog.kind == "pose" or (self.prog.clinical and self.prog.clinical.test == "single-leg-stance"):
             fb = self._update_pose(pose, ms, t, dt, frame_size)
@@ -244,7 +251,13 @@ class Session:
             m = ms.get(canonical(name))
             if m is not None and m.conf < MIN_CONF:
                 m = None
-        return None if m is None else m.value
+        if m is None:
+            return None
+        if name == "hip_y" and self._torso_now > 0 and self._torso_slow:
+            # an image position over the torso length: divide by a slowly smoothed torso, so the
+            # torso's frame-to-frame jitter (times the position/torso ratio) does not become noise
+            return m.value * self._torso_now / self._torso_slow
+        return m.value
 
     def _rom_values(self, ms: dict[str, Measure]) -> dict[str, float]:
         spec = self.prog.reps
@@ -341,18 +354,25 @@ class Session:
         return Feedback(state, cue, joints, level, self.reps, self.live_score(), 0.0, {}, new)
 
     def _update_fallback(self, ms: dict[str, Measure], t: float, main_unseen: bool) -> None:
-        """While the main signal is unseen, reps seen on the fallback signal count.
+        """Reps the main signal mostly did not see count from the fallback signal.
 
-        A rep so counted resets the main counter, so the same rep is not counted twice when the
-        main signal comes back.
+        A fallback rep counts when the main signal was unseen for more than half of its frames and
+        the main counter counted nothing during it; it then resets the main counter, so the same
+        rep is not counted twice when the main signal comes back.
         """
         spec, fbc, main = self.prog.reps, self.fb_counter, self.counter
         assert spec is not None and fbc is not None and main is not None and spec.fallback
+        self._main_seen.append((t, not main_unseen))
+        while self._main_seen and self._main_seen[0][0] < t - 30.0:
+            self._main_seen.popleft()
         ev = fbc.update(t, self._signal(ms, spec.fallback), self._rom_values(ms))
-        if ev is None or ev.kind != "rep" or ev.rep is None or not main_unseen:
+        if ev is None or ev.kind != "rep" or ev.rep is None:
             return
+        during = [seen for tt, seen in self._main_seen if tt >= ev.rep.t_start]
+        if not during or sum(during) > 0.5 * len(during):
+            return  # the main signal saw most of this rep: it is the main counter's to count
         last_far = main.reps[-1].t_far if main.reps else -1e9
-        if ev.rep.t_far - last_far < spec.min_rep_s:
+        if ev.rep.t_far - last_far < spec.min_rep_s or last_far >= ev.rep.t_start:
             return
         rep = ev.rep
         rep.index, rep.source = len(main.reps) + 1, "fallback"
