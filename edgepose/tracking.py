@@ -279,6 +279,8 @@ class Tracker:
         matches: list[tuple[int, int]] = []
         if active and poses:
             sim = self._similarity(active, dk, dv, poses, f)
+            # Gate before assigning, so an impossible pair never displaces a possible one.
+            sim = np.where(sim >= cfg.min_similarity, sim, 0.0)
             rows, cols = linear_sum_assignment(-sim)
             matches = [(r, c) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= cfg.min_similarity]
         matched_t = {r for r, _ in matches}
@@ -361,6 +363,8 @@ class Tracker:
         core = [_C[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                 "left_knee", "right_knee", "left_ankle", "right_ankle")]
         core_mirror = [COCO_MIRROR[c] for c in core]
+        sh, hp = [_C["left_shoulder"], _C["right_shoulder"]], [_C["left_hip"], _C["right_hip"]]
+        torso = np.linalg.norm(k[:, sh, :2].mean(1) - k[:, hp, :2].mean(1), axis=1)
         h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
 
         def same(i: int, j: int) -> bool:
@@ -373,7 +377,11 @@ class Tracker:
             # Left and right may be swapped in one of them (a ROI estimated the wrong way round).
             d = min(float(np.median(np.linalg.norm(k[i, core, :2] - k[j, other, :2], axis=1)))
                     for other in (core, core_mirror))
-            return d < 0.1 * max(h[i], h[j])
+            if d < 0.1 * max(h[i], h[j]):
+                return True
+            # ``i`` (the weaker) fills nearly the same box with a torso under half as long: a
+            # collapsed second estimate of ``j``, not a second person of the same size.
+            return bool(iou[i, j] >= 0.6 and torso[i] < 0.5 * torso[j])
 
         keep: list[int] = []
         for i in range(len(poses)):
@@ -476,7 +484,8 @@ class Tracker:
         taken: set[int] = set()
         if cands:
             cost = np.array([[self._reid_cost(n, o, f) for o in cands] for n in tracks])
-            rows, cols = linear_sum_assignment(cost)
+            # Gate before assigning (see update): an impossible pair costs more than any possible one.
+            rows, cols = linear_sum_assignment(np.where(cost <= cfg.reid_max_cost, cost, 10.0 + cost))
             for r, c in zip(rows, cols, strict=True):
                 if cost[r, c] <= cfg.reid_max_cost:
                     old, new = cands[c], tracks[r]

@@ -232,3 +232,26 @@ def test_default_output_folder_and_bad_people_count(tmp_path, monkeypatch, capsy
     assert "performers" in capsys.readouterr().out
     assert cli_main(["analyze", str(clip), "--people", "0"]) == 2
     assert "--people" in capsys.readouterr().err
+
+
+def test_real_dancer_who_leaves_for_two_seconds_comes_back_with_the_same_id():
+    """Two real dancers side by side; the right one is hidden for 50 frames (longer than the
+    tracker coasts), then returns: re-identification gives the old id back."""
+    from edgepose.analyze.bench import grid_frames
+    from edgepose.analyze.runner import make_engine
+    from edgepose.tracking import Tracker
+
+    clip = grid_frames(SINGLE, 2, 100)
+    for f in range(20, 70):
+        clip[f][:, 480:] = clip[f][:, 480:].mean(axis=(0, 1)).astype(np.uint8)
+    engine, tracker = make_engine(AnalyzeConfig(people=4)), Tracker()
+    kept = [tracker.update(engine.process(img, i / 25), img) for i, img in enumerate(clip)]
+    tracker.finish()
+
+    def right(f):  # the dancer of the right cell (its glass wall reflection stands at x > 880)
+        return [p.id for p in kept[f] if p.id is not None and 560 < p.box()[0] + p.box()[2] / 2 < 860]
+
+    before = {i for f in range(3, 19) for i in right(f)}
+    after = {i for f in range(75, 100) for i in right(f)}
+    assert not any(right(f) for f in range(25, 68))
+    assert len(before) == 1 and after == before and tracker.id_revivals >= 1
