@@ -197,3 +197,13 @@ def test_reps_with_the_feet_out_of_frame_count_from_the_hips() -> None:
     sm = run("squat", frames)
     assert sm["reps"] == 4
     assert [r["counted_on"] for r in sm["rep_list"]] == ["signal", "signal", "fallback", "fallback"]
+
+
+def test_coco17_poses_count_too() -> None:
+    def coco(p: Pose) -> Pose:
+        return Pose(p.coco17(), p.score, layout="coco17")
+
+    assert run("squat", [[coco(side_squat(d))] for d in squat_depths(3)])["reps"] == 3
+    # no heel keypoints in COCO-17: heel raises are counted from the body's rise
+    frames = [[coco(side_pose(ankle=(300, 400 - 12 * d)))] for d in squat_depths(3, rep_s=2.0)]
+    assert run("heel-raise", frames)["reps"] == 3

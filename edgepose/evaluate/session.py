@@ -85,6 +85,8 @@ def _inside_only(pose: Pose, frame_size: tuple[int, int]) -> Pose:
 def _out_of_frame(pose: Pose, names: tuple[str, ...], frame_size: tuple[int, int]) -> bool:
     w, h = frame_size
     for n in names:
+        if n not in pose.names:
+            continue
         x, y = pose.xy(n)
         if x < 0 or y < 0 or x >= w or y >= h:
             return True
@@ -331,7 +333,7 @@ class Session:
                 wanted.append(spec.cue_fast)
         if x is None:
             for n in needs:
-                if pose.visibility(n) < MIN_CONF:
+                if n in pose.names and pose.visibility(n) < MIN_CONF:
                     joints[n] = "unseen"
         cue, new = self.cues.update(t, wanted)
         states = [r.state for _, r in form]
