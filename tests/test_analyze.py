@@ -155,6 +155,7 @@ def test_video_with_nobody_one_frame_and_vfr(tmp_path):
     assert res.pass1.frames == 8 and not res.failed
     assert any("nobody was found" in m for m in res.messages)
     assert [len(r["poses"]) for r in _rows(tmp_path / "nobody" / "poses.jsonl")] == [0] * 8
+    assert "nobody was found" in (tmp_path / "nobody" / "report.html").read_text()
 
     # One frame.
     one = read_frames(SINGLE, 1)

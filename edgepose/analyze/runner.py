@@ -270,6 +270,12 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
     if p1.poses == 0 and p1.frames:
         res.messages.append(f"nobody was found in the {p1.frames} frame(s) of {source}: no performer "
                             f"sequences, no synchronisation (is anyone fully in view?)")
+    if not p1.poses and cfg.report and p1.frames:
+        from edgepose.analyze.report import write_report
+
+        res.files["report"] = write_report(
+            out / "report.html", f"edgepose analysis: {Path(source).name}",
+            {"source": str(source), "frames": p1.frames, "performers": "none"}, None, {}, list(res.messages))
     if p1.poses:
         try:
             _post(source, reader, res, cfg)
