@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _trackdata import BONN, DATA, bonn_gt
+from test_tracking_data import BONN, DATA, bonn_gt
 
 from edgepose.analyze.runner import AnalyzeConfig, analyze
 from edgepose.cli import main as cli_main
@@ -145,7 +145,7 @@ def test_corrupt_file_is_refused_with_its_name(tmp_path, capsys):
 
 
 def test_video_with_nobody_one_frame_and_vfr(tmp_path):
-    from _videos import read_frames, write_video
+    from test_analyze_videos import read_frames, write_video
 
     pytest.importorskip("av", reason="PyAV (dev extra) writes the test videos")
     # Nobody: the empty lake above the paddlers in the Bonn frames.
@@ -175,7 +175,7 @@ def test_video_with_nobody_one_frame_and_vfr(tmp_path):
 
 
 def test_truncated_file_keeps_the_frames_read(tmp_path):
-    from _videos import read_frames, write_video
+    from test_analyze_videos import read_frames, write_video
 
     pytest.importorskip("av", reason="PyAV (dev extra) writes the test videos")
     full = write_video(tmp_path / "full.mp4", read_frames(SINGLE, 50))

@@ -8,7 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from _trackdata import DATA
+from test_tracking_data import DATA
 
 from edgepose.analyze import sync as S
 from edgepose.skeleton import BLAZE_INDEX, BLAZE_MIRROR

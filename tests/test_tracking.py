@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _trackdata import BONN, as_pose, bonn_gt
+from test_tracking_data import BONN, as_pose, bonn_gt
 
 from edgepose.pose import Pose
 from edgepose.tracking import Tracker, TrackerConfig, box_of, iou_matrix, oks_matrix

@@ -1,4 +1,7 @@
-"""Pose streams for tracker tests, made from the Bonn sequence's ground truth (track ids known)."""
+"""Pose streams for tracker tests, made from the Bonn sequence's ground truth (track ids known).
+
+Helpers only (no tests); imported by test_tracking.py, test_analyze.py and test_sync.py.
+"""
 
 from __future__ import annotations
 

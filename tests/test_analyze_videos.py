@@ -1,4 +1,7 @@
-"""Small test videos written with PyAV from real frames: variable frame rate, truncated, one frame."""
+"""Small test videos written with PyAV from real frames: variable frame rate, truncated, one frame.
+
+Helpers only (no tests); imported by test_analyze.py.
+"""
 
 from __future__ import annotations
 
