@@ -207,3 +207,23 @@ def test_coco17_poses_count_too() -> None:
     # no heel keypoints in COCO-17: heel raises are counted from the body's rise
     frames = [[coco(side_pose(ankle=(300, 400 - 12 * d)))] for d in squat_depths(3, rep_s=2.0)]
     assert run("heel-raise", frames)["reps"] == 3
+
+
+def front_curl(theta_deg: float) -> Pose:
+    """Facing the camera, forearms swinging up towards the camera by ``theta`` (0 = hanging)."""
+    from edgepose.evaluate.synth import FOREARM
+
+    p = front_pose(arms=0)
+    k = p.keypoints.copy()
+    for el, wr in ((13, 15), (14, 16)):
+        k[wr, 0] = k[el, 0]
+        k[wr, 1] = k[el, 1] + FOREARM * 100 * math.cos(math.radians(theta_deg))
+    return Pose(k, 1.0)
+
+
+def test_front_view_curls_are_judged_on_the_wrist_height() -> None:
+    full = run("bicep-curl", [[front_curl(150 * d)] for d in squat_depths(3, rep_s=2.0)])
+    half = run("bicep-curl", [[front_curl(90 * d)] for d in squat_depths(3, rep_s=2.0)])
+    assert full["reps"] == half["reps"] == 3
+    assert not any("incomplete" in r["faults"] for r in full["rep_list"])
+    assert all("incomplete" in r["faults"] for r in half["rep_list"])

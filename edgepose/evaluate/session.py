@@ -385,6 +385,11 @@ class Session:
         """How much of a full rep this one covered, 0..1 (docs/scoring.md)."""
         spec = self.prog.reps
         assert spec is not None
+        if spec.far_target is not None and rep.rest_value is not None and rep.far_value is not None:
+            full = spec.far_target - rep.rest_value
+            if full == 0 or (full > 0) != (spec.direction == "up"):
+                return 1.0  # the rest already lies beyond the target
+            return min(1.0, max(0.0, (rep.far_value - rep.rest_value) / full))
         if spec.far_ratio and rep.rest_value and rep.far_value is not None and rep.rest_value > 0:
             full = abs(spec.far_ratio - 1.0) * rep.rest_value
             return min(1.0, max(0.0, abs(rep.far_value - rep.rest_value) / full)) if full > 0 else 1.0
@@ -400,7 +405,7 @@ class Session:
     def _judge_rep(self, rep) -> None:
         spec = self.prog.reps
         assert spec is not None
-        if spec.far_ratio or (spec.rom_target and spec.rom and spec.rom[0] in rep.rom):
+        if spec.far_ratio or spec.far_target is not None or (spec.rom_target and spec.rom and spec.rom[0] in rep.rom):
             if self._depth(rep) < 0.75:
                 rep.faults.append("incomplete")
                 rep.complete = False

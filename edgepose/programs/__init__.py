@@ -81,6 +81,7 @@ class RepSpec:
     cue_fast: str | None = None
     fallback: str | None = None  # counts while the signal is unseen (e.g. legs out of frame)
     far_ratio: float | None = None  # a full rep takes the signal to this multiple of its rest value
+    far_target: float | None = None  # ... or to this value (signal units)
     detrend_s: float = 0.0  # remove the signal's slower part (time constant, s) before counting
 
 
@@ -202,7 +203,7 @@ class _Src:
 _TOP_KEYS = {"title", "kind", "description", "sides", "view", "hold_target_s", "check", "reps", "form", "clinical"}
 _CHECK_KEYS = {"measure", "range", "target", "tolerance", "margin", "weight", "cue_low", "cue_high", "phase", "view"}
 _REP_KEYS = {"signal", "direction", "combine", "min_amplitude", "hysteresis", "smooth_s", "window_s", "rom",
-             "rom_target", "min_rep_s", "max_rep_s", "cue_incomplete", "cue_fast", "fallback", "far_ratio", "detrend_s"}
+             "rom_target", "min_rep_s", "max_rep_s", "cue_incomplete", "cue_fast", "fallback", "far_ratio", "far_target", "detrend_s"}
 _CLIN_KEYS = {"test", "duration_s", "max_hold_s", "distance_m"}
 
 
@@ -333,6 +334,8 @@ def _reps(src: _Src, d: dict) -> RepSpec:
         cue_fast=_str(src, kl("cue_fast"), "cue_fast", d["cue_fast"]) if "cue_fast" in d else None,
         fallback=fb,
         detrend_s=_num(src, kl("detrend_s"), "detrend_s", d.get("detrend_s", 0.0), 0.0, 60.0, "in seconds, 0..60"),
+        far_target=(_num(src, kl("far_target"), "far_target", d["far_target"], -180.0, 180.0, "in signal units")
+                    if "far_target" in d else None),
         far_ratio=(_num(src, kl("far_ratio"), "far_ratio", d["far_ratio"], 0.01, 100.0, "a positive ratio, 0.01..100")
                    if "far_ratio" in d else None),
     )
