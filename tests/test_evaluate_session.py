@@ -120,12 +120,15 @@ def test_single_leg_stance_times_the_hold_either_side() -> None:
     sm = s.summary()
     assert sm["clinical"]["best_hold_s"] == pytest.approx(12.0, abs=0.5)
     assert sm["clinical"]["trials"] == 1
+    assert set(sm["clinical"]["best_hold_by_standing_leg_s"]) == {"left"}  # the right foot was lifted
     # the other leg: the mirror image of the check
     s2 = Session(load_program("single-leg-stance"))
     from edgepose.evaluate.synth import mirrored
 
     feed(s2, lambda t: mirrored(right_up(t), 640), 16.0)
-    assert s2.summary()["clinical"]["best_hold_s"] == pytest.approx(12.0, abs=0.5)
+    c2 = s2.summary()["clinical"]
+    assert c2["best_hold_s"] == pytest.approx(12.0, abs=0.5)
+    assert set(c2["best_hold_by_standing_leg_s"]) == {"right"}
 
 
 def test_timed_up_and_go() -> None:

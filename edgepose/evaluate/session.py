@@ -110,6 +110,7 @@ class Session:
         self.match_sum = 0.0
         self.match_n = 0
         self.holding = False
+        self.hold_mirrored = False
         self.hold_start = 0.0
         self.hold_s = 0.0
         self.best_hold_s = 0.0
@@ -211,7 +212,7 @@ class Session:
                 wanted.append(c.cue)
         score = res.score
         if not self.holding and score >= HOLD_ENTER and not unseen:
-            self.holding, self.hold_start = True, t
+            self.holding, self.hold_start, self.hold_mirrored = True, t, res.mirrored
         elif self.holding and (score < HOLD_LEAVE or unseen):
             self._end_hold(t)
         if self.holding:
@@ -234,9 +235,7 @@ class Session:
 
     def _end_hold(self, t: float) -> None:
         if self.holding:
-            side = None
-            if self.best_match is not None:
-                side = "mirrored" if self.best_match.mirrored else "as-written"
+            side = "mirrored" if self.hold_mirrored else "as-written"
             self.holds.append({"t_start": round(self.hold_start - (self.t0 or 0), 2), "hold_s": round(t - self.hold_start, 2),
                                "side": side})
         self.holding = False
@@ -521,12 +520,14 @@ class Session:
                     "completed": bool(self.done),
                     "note": "CDC STEADI: below-average counts depend on age and sex (e.g. < 12 for women 60-64)"}
         if c.test == "single-leg-stance":
+            # the program's checks are written for standing on the left leg; mirrored = the right
             sides: dict[str, float] = {}
             for h in self.holds:
-                k = h.get("side") or "either"
-                sides[k] = max(sides.get(k, 0.0), h["hold_s"])
+                k = "right" if h.get("side") == "mirrored" else "left"
+                sides[k] = round(max(sides.get(k, 0.0), h["hold_s"]), 2)
             best = max([h["hold_s"] for h in self.holds], default=0.0)
-            return {"test": c.test, "best_hold_s": round(best, 2), "trials": len(self.holds), "max_hold_s": c.max_hold_s,
+            return {"test": c.test, "best_hold_s": round(best, 2), "best_hold_by_standing_leg_s": sides,
+                    "trials": len(self.holds), "max_hold_s": c.max_hold_s,
                     "score": round(100 * min(1.0, best / c.max_hold_s), 1)}
         reps = self.counter.reps if self.counter else []
         tug = None
