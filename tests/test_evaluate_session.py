@@ -165,3 +165,14 @@ def test_summary_contract_for_reps() -> None:
     assert sm["rom"]["knee"]["min"] <= sm["rom"]["knee"]["mean"] <= sm["rom"]["knee"]["max"]
     assert 0 <= sm["score"] <= 100
     json.dumps(sm)
+
+
+def test_a_side_view_hold_is_judged_on_the_visible_side() -> None:
+    # a chair pose seen from the side: the far limbs are hidden (low visibility)
+    def chair(t: float) -> Pose:
+        return side_pose(shin=25, thigh=65, trunk=25, arm=170, elbow=175, far_visibility=0.1)
+
+    s = Session(load_program("chair"))
+    fbs = feed(s, chair, 3.0)
+    assert fbs[-1].level == "good" and fbs[-1].state == "holding"
+    assert not any(f.cue for f in fbs)

@@ -8,7 +8,9 @@ of the checks' ``2 ** -(x ** 2)``:
 
 so 1.0 means every check is inside its range and 0.5 means the checks are, on average, one
 margin out. A check whose measure was not seen well enough (confidence below ``min_conf``) is
-not judged; it counts as ``x = 1`` (half credit: unknown, neither right nor wrong). A check seen
+not judged; it counts as ``x = 1`` (half credit: unknown, neither right nor wrong) -- unless
+the program has the same check for the other side and that side was seen (a side view hides
+one of each pair): then the seen side stands in for the hidden one. A check seen
 with a confidence below ``FULL_CONF`` weighs in proportion (``w * conf / FULL_CONF``), so a
 half-hidden limb counts, but less. Programs with
 ``sides = "either"`` are also tried mirrored (left and right swapped) and the better fit counts.
@@ -90,11 +92,20 @@ def match_checks(name: str, checks: tuple[Check, ...], measures: dict[str, Measu
                  min_conf: float = 0.5) -> MatchResult:
     """Score a set of checks on measured values, trying the mirror image when ``either_side``."""
     best: MatchResult | None = None
+    ranges = {(c.measure, c.lo, c.hi) for c in checks}
     for mirrored in (False, True) if either_side else (False,):
         res = []
         for c in checks:
             mname = mirror_name(c.measure) if mirrored else c.measure
-            res.append(judge(c, measures.get(mname), mname, min_conf))
+            m = measures.get(mname)
+            other = mirror_name(mname)
+            if (m is None or m.conf < min_conf) and other != mname and (mirror_name(c.measure), c.lo, c.hi) in ranges:
+                # a symmetric check (same range on both sides) whose side is hidden, as in a side
+                # view: the side that is seen stands in for it
+                mo = measures.get(other)
+                if mo is not None and mo.conf >= min_conf:
+                    m = mo
+            res.append(judge(c, m, mname, min_conf))
         r = MatchResult(name, score_checks(res), mirrored, tuple(res))
         if best is None or r.score > best.score + 1e-9:
             best = r
