@@ -317,6 +317,12 @@ class Session:
         if u:
             wanted.insert(0, u)
         joints: dict[str, str] = {}
+        for name in spec.rom:  # the joints being measured show as on target unless a check says otherwise
+            for side in ("left", "right"):
+                m = ms.get(f"{side}_{name}") if name in SIDED else None
+                j = VERTEX.get(f"{side}_{name}")
+                if m is not None and j and m.conf >= MIN_CONF:
+                    joints[j] = "on"
         for c, r in form:
             j = VERTEX.get(c.measure)
             if j:
