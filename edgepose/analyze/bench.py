@@ -68,6 +68,7 @@ def people_scaling(video: Path, frames: int = 60, counts: tuple[int, ...] = (1, 
                      "frames": len(clip), "fps": round(len(clip) / dt, 1),
                      "ms_per_frame": round(1000 * dt / len(clip), 1),
                      "tracked_per_frame": round(float(np.mean(with_id)), 2),
+                     "detector_passes_share": round(st.detector_frames / len(clip), 2),
                      "detector_calls_per_frame": round(st.detector_calls / len(clip), 2),
                      "landmark_calls_per_frame": round(st.landmark_calls / len(clip), 2),
                      "ids": len(tracker.ids)})
