@@ -63,7 +63,7 @@ def test_teach_from_photos_round_trip(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("EDGEPOSE_PROGRAMS", str(tmp_path / "progs"))
     photos = sorted(str(p) for p in (YOGA / "goddess").glob("*.jpg"))[:4]
     p = subprocess.run([sys.executable, "-m", "edgepose.cli", "teach", "my-goddess", *photos],
-                       capture_output=True, text=True, cwd=ROOT, env={**__import__("os").environ})
+                       capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     prog = load_program("my-goddess")
     assert prog.kind == "pose" and prog.path.parent == tmp_path / "progs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_tolerance_follows_the_demonstrations_steadiness(tmp_path: Path) -> None
 
 @pytest.mark.skipif(not VIDEO.exists(), reason=f"no video at {VIDEO}")
 def test_teach_from_a_video_clip(tmp_path: Path) -> None:
-    env = {"EDGEPOSE_PROGRAMS": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "EDGEPOSE_PROGRAMS": str(tmp_path)}
     p = subprocess.run([sys.executable, "-m", "edgepose.cli", "teach", "standing-tall", "--video", str(VIDEO),
                         "--end", "0.6"], capture_output=True, text=True, cwd=ROOT, env=env)
     assert p.returncode == 0, p.stderr
