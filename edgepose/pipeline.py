@@ -73,13 +73,19 @@ class _Lossless:
         self.dropped = 0
 
     def put(self, item: Any) -> None:
+        waited_stopping = 0
         while True:
             try:
                 self._q.put(item, timeout=0.1)
                 return
             except queue.Full:
-                if self._stopping.is_set() and item is not _END:
-                    return
+                if self._stopping.is_set():
+                    # Stopping: frames are dropped at once; the end marker waits a little for a
+                    # live consumer, then gives up (a dead consumer never takes it, and every
+                    # stage also leaves on its own once the pipeline is stopping and idle).
+                    waited_stopping += 1
+                    if item is not _END or waited_stopping > 20:
+                        return
 
     def get(self, timeout: float | None = None) -> Any:
         return self._q.get(timeout=timeout)
@@ -216,7 +222,7 @@ class Pipeline:
                     frame = self._to_infer.get(timeout=0.5)
                 except queue.Empty:
                     self._beat("infer")
-                    if self._stop.is_set() and self._error is not None:
+                    if self._stop.is_set():
                         break
                     continue
                 if frame is _END:
@@ -240,7 +246,7 @@ class Pipeline:
                     res = self._to_eval.get(timeout=0.5)
                 except queue.Empty:
                     self._beat("evaluate")
-                    if self._stop.is_set() and self._error is not None:
+                    if self._stop.is_set():
                         break
                     continue
                 if res is _END:
