@@ -30,14 +30,14 @@ def scored(still_engine, shared_tools, data_dir):
 def test_pck_and_recall_floors(scored):
     r, _, _ = scored
     # Measured 2026-11-24 (x86, float landmark model): PCK@0.2 all 0.874, matched 0.975,
-    # people recall 0.895, OKS AP 0.473, median angle error 3.67 deg over 133 people.
+    # people recall 0.895, OKS AP 0.499, median angle error 3.67 deg over 133 people.
     assert r["people"] >= 100
     assert r["pck_all"] >= 0.86
     assert r["pck_matched"] >= 0.96
     assert r["recall_people"] >= 0.88
     assert r["angle_err_median_deg"] <= 4.5
     if r["ap_mean"] is not None:
-        assert r["ap_mean"] >= 0.45
+        assert r["ap_mean"] >= 0.48
 
 
 def test_beats_mediapipe_pipeline_on_same_images(scored):
