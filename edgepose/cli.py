@@ -18,6 +18,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "infer",
     "models",
     "serve",
+    "bench",
     "outbox",
     "analyze",
     "doctor",
