@@ -89,9 +89,13 @@ def draw_skeleton(
         if s not in STATUS_COLORS:
             raise ValueError(f"joint {name!r}: unknown status {s!r}; use {', '.join(STATUS_COLORS)}")
         pose.index(name)  # raises with the list of joint names
-    r = joint_radius(img)
-    thick = max(2, r // 2)
     k = pose.keypoints
+    # Dots sized for the image, but never so large that they hide a small, distant person:
+    # at most about a fortieth of the person's height.
+    body = k[k[:, 2] >= min_visibility] if (k[:, 2] >= min_visibility).any() else k
+    height = float(np.nan_to_num(body[:, 1].max() - body[:, 1].min()))
+    r = max(1, min(joint_radius(img), round(height / 40)))
+    thick = max(1, min(max(2, r // 2), round(height / 60)))
     names = pose.names
     edges = BLAZE_EDGES if pose.layout == "blazepose33" else COCO_EDGES
     seen = (k[:, 2] >= min_visibility) & np.array([status.get(n) != JointStatus.UNSEEN for n in names])

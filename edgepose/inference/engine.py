@@ -156,13 +156,20 @@ def _tiles_at(w: int, h: int, frac: float, overlap: float) -> list[tuple[int, in
     if side < 96:
         return []
     step = max(1, int(side * (1 - overlap)))
-    xs = list(range(0, max(1, w - side) + 1, step))
-    ys = list(range(0, max(1, h - side) + 1, step))
-    if xs[-1] + side < w:
-        xs.append(w - side)
-    if ys[-1] + side < h:
-        ys.append(h - side)
-    return [(x, y, min(side, w - x), min(side, h - y)) for y in ys for x in xs]
+    return [(x, y, min(side, w - x), min(side, h - y))
+            for y in _starts(h, side, step) for x in _starts(w, side, step)]
+
+
+def _starts(length: int, side: int, step: int) -> list[int]:
+    """Tile starts that cover ``length``; the last tile ends at the edge (moved, not added, when
+    the remainder is a sliver)."""
+    out = list(range(0, max(1, length - side) + 1, step))
+    if out[-1] + side < length:
+        if len(out) > 1 and length - side - out[-1] < step // 4:
+            out[-1] = length - side
+        else:
+            out.append(length - side)
+    return out
 
 
 def _pose_scale(kp: np.ndarray) -> float:
