@@ -357,11 +357,16 @@ class Telemetry:
 
     def _send(self, m: OutboxMessage) -> None:
         assert self.outbox is not None
+        # Check and reserve in one step: the caller's thread (publish_summary) and the network
+        # thread (resending pending messages on connect) can both reach here for one message.
         with self._lock:
             if m.msg_id in self._inflight:
                 return
+            self._inflight.add(m.msg_id)
         self.outbox.mark_attempt(m.msg_id)
-        self._publish(m.topic, m.payload, m.qos, m.retain, msg_id=m.msg_id)
+        if self._publish(m.topic, m.payload, m.qos, m.retain, msg_id=m.msg_id) is None:
+            with self._lock:
+                self._inflight.discard(m.msg_id)
 
     def _drain_acks(self) -> None:
         """Match PUBACKs collected by :meth:`_on_publish` to outbox ids (network thread)."""
