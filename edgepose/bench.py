@@ -56,7 +56,7 @@ class ModelTimes:
     landmark_ms: dict[str, float]
 
 
-def model_invoke_times(threads: int = 2, landmarks: tuple[str, ...] = ("float", "int8")) -> ModelTimes:
+def model_invoke_times(threads: int = 2, landmarks: tuple[str, ...] = ("float", "lean", "int8")) -> ModelTimes:
     """Median invoke time of the detector and of each available landmark model."""
     from edgepose.errors import ModelError
 

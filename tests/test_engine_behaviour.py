@@ -148,3 +148,23 @@ def test_missing_delegate_library():
 
     with pytest.raises(DelegateError, match="does not exist"):
         PoseEngine(EngineConfig(delegate="/nonexistent/libdelegate.so"))
+
+
+def test_fetch_derives_the_lean_model_and_the_default_uses_it(model_dir):
+    from edgepose.inference.engine import default_landmark
+
+    assert default_landmark() == "float"  # only the fetched files are there
+    res = models.fetch()
+    assert res["pose_landmark_full_lean"] == "built"
+    assert models.fetch()["pose_landmark_full_lean"] == "present"
+    assert default_landmark() == "lean"
+    lean = (model_dir / "pose_landmark_full_lean.tflite")
+    lean.write_bytes(lean.read_bytes()[:-10])  # damaged: refused, then rebuilt by fetch
+    assert default_landmark() == "float"
+    assert models.fetch()["pose_landmark_full_lean"] == "built"
+
+
+def test_lean_model_gives_the_same_keypoints(skier):
+    a = PoseEngine(EngineConfig(landmark="float")).detect_image(skier)[0].keypoints
+    b = PoseEngine(EngineConfig(landmark="lean")).detect_image(skier)[0].keypoints
+    assert np.array_equal(a, b)

@@ -38,13 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     mt = model_invoke_times(a.threads)
     res: dict = {"threads": a.threads, "detector_ms": round(mt.detector_ms, 2),
                  "landmark_ms": {k: round(v, 2) for k, v in mt.landmark_ms.items()}}
-    if "float" in mt.landmark_ms and "int8" in mt.landmark_ms:
-        res["int8_speedup_vs_float"] = round(mt.landmark_ms["float"] / mt.landmark_ms["int8"], 2)
+    for other in ("lean", "int8"):
+        if "float" in mt.landmark_ms and other in mt.landmark_ms:
+            res[f"{other}_speedup_vs_float"] = round(mt.landmark_ms["float"] / mt.landmark_ms[other], 2)
     frames = decode_all(a.video)
     res.update(frame_costs(frames, a.threads))
     res["detector_vs_tracked_frame"] = round(res["detector_frame_ms"] / res["tracked_frame_ms"], 2)
 
-    for name in ("float", "int8"):
+    for name in ("float", "lean", "int8"):
         try:
             eng = PoseEngine(EngineConfig(landmark=name, threads=a.threads))
         except Exception as e:  # noqa: BLE001 - int8 absent: say so
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             s = mb.run_video(a.video, Path(tmp) / "mp.jsonl")
         res["mediapipe_video"] = {"process_ms_mean": s.mean_ms, "fps_process_only": s.fps,
                                   "with_pose": round(s.with_pose / s.frames, 4)}
-        res["edgepose_vs_mediapipe_fps"] = round(res["video_float"]["fps"] / s.fps, 3) if isinstance(
-            res.get("video_float"), dict) and s.fps else None
+        for name in ("float", "lean", "int8"):
+            if isinstance(res.get(f"video_{name}"), dict) and s.fps:
+                res[f"edgepose_{name}_vs_mediapipe_fps"] = round(res[f"video_{name}"]["fps"] / s.fps, 3)
     print(json.dumps(res, indent=1))
     return 0
 

@@ -27,18 +27,30 @@ from edgepose.pose import Pose
 
 log = logging.getLogger(__name__)
 
-LANDMARK_CHOICES = {"float": "pose_landmark_full", "int8": "pose_landmark_full_int8"}
+LANDMARK_CHOICES = {"float": "pose_landmark_full", "int8": "pose_landmark_full_int8",
+                    "lean": "pose_landmark_full_lean"}
 
 
 def default_landmark() -> str:
-    """The landmark model a device uses when nobody says otherwise: see docs/benchmarks.md.
+    """The landmark model used when nobody says otherwise (``EDGEPOSE_LANDMARK`` overrides it).
 
-    The float model: on this project's x86 measurements the int8 build is not faster, and it
-    costs accuracy. ``EDGEPOSE_LANDMARK`` overrides it (``float``, ``int8`` or a path).
+    Accuracy first: the float network. Its lean build (the segmentation decoder removed, every
+    other output bit-identical) when `models fetch` has derived it, since it runs in about 0.6x
+    the time; else the fetched file. The int8 build is 2-3x faster on x86 with VNNI but loses
+    1.8 PCK points and drops matched-person PCK below MediaPipe's (docs/benchmarks.md), so it is
+    an opt-in (`model.landmark = "int8"`), to be measured on the Pi 5 before it is the default
+    there.
     """
     import os
 
-    return os.environ.get("EDGEPOSE_LANDMARK", "float")
+    env = os.environ.get("EDGEPOSE_LANDMARK")
+    if env:
+        return env
+    try:
+        models.verified_path("pose_landmark_full_lean")
+        return "lean"
+    except ModelError:
+        return "float"
 
 
 def make_engine(config: EngineConfig) -> PoseEngine:

