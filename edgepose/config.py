@@ -37,7 +37,7 @@ GPIO_PINS = range(0, 28)
 I2C1_PINS = (2, 3)
 LED_NAMES = ("ready", "active", "good", "fix", "fault")
 DELEGATES = ("xnnpack", "edgetpu")
-LANDMARK_VARIANTS = ("float", "int8")
+LANDMARK_VARIANTS = ("default", "float", "lean", "int8")
 DISPLAY_KINDS = ("none", "hdmi", "ssd1306")
 MQTT_PROTOCOLS = ("5", "3.1.1")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -89,7 +89,7 @@ class CameraConfig:
 class ModelConfig:
     """``[model]``: which landmark model, how many threads, which delegate."""
 
-    landmark: str = "float"
+    landmark: str = "default"
     threads: int = 4
     delegate: str = "xnnpack"
     max_people: int = 1
@@ -275,8 +275,12 @@ def _device(t: _Table) -> DeviceConfig:
     if not _ID_RE.match(dev_id):
         raise t.fail("id", f"{dev_id!r} is not usable in an MQTT topic",
                      "use 1-64 letters, digits, '_' or '-', starting with a letter or digit (e.g. \"gym-pi-01\")")
-    models = t.path("models_dir", _env_path("EDGEPOSE_MODELS", DEFAULT_MODELS_DIR))
-    state = t.path("state_dir", _env_path("STATE_DIRECTORY", DEFAULT_STATE_DIR))
+    from edgepose.inference.models import models_dir
+
+    # Defaults follow the rest of edgepose: $EDGEPOSE_MODELS, else models/ of a source checkout,
+    # else the device folder; $EDGEPOSE_STATE, else systemd's $STATE_DIRECTORY, else /var/lib.
+    models = t.path("models_dir", models_dir())
+    state = t.path("state_dir", _env_path("EDGEPOSE_STATE", _env_path("STATE_DIRECTORY", DEFAULT_STATE_DIR)))
     cache = t.path("cache_dir", _env_path("CACHE_DIRECTORY", Path("/var/cache/edgepose")))
     t.done()
     return DeviceConfig(id=dev_id, models_dir=models, state_dir=state, cache_dir=cache)
@@ -300,10 +304,10 @@ def _camera(t: _Table) -> CameraConfig:
 
 
 def _model(t: _Table) -> ModelConfig:
-    lm = t.string("landmark", "float")
+    lm = t.string("landmark", "default")
     if lm not in LANDMARK_VARIANTS and not lm.endswith(".tflite"):
         raise t.fail("landmark", f"{lm!r} is neither a variant nor a model file",
-                     "use \"float\", \"int8\" or the path of a .tflite file")
+                     "use \"default\", \"float\", \"lean\", \"int8\" or the path of a .tflite file")
     threads = t.integer("threads", 4, 1, 64)
     dl = t.string("delegate", "xnnpack")
     if dl not in DELEGATES and ".so" not in Path(dl).name:

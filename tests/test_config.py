@@ -23,7 +23,7 @@ def test_empty_file_gives_working_pi_defaults():
     cfg = loads("", WHERE)
     assert isinstance(cfg, Config)
     assert cfg.camera.source == "picam" and cfg.camera.kind == "picam"
-    assert cfg.model.delegate == "xnnpack" and cfg.model.landmark == "float"
+    assert cfg.model.delegate == "xnnpack" and cfg.model.landmark == "default"
     assert cfg.gpio.button == 17
     pins = [cfg.gpio.button, *cfg.gpio.leds.as_dict().values()]
     assert len(set(pins)) == len(pins), "default pins must not collide"

@@ -108,8 +108,10 @@ def check_delegate(cfg: Config) -> Check:
 def _required_models(cfg: Config) -> set[str]:
     lm = cfg.model.landmark
     need = {"pose_detection"}
-    if lm == "float":
+    if lm in ("float", "default"):  # "default" falls back to the fetched float file
         need.add("pose_landmark_full")
+    elif lm == "lean":
+        need.add("pose_landmark_full_lean")
     elif lm == "int8":
         need.add("pose_landmark_full_int8")
     return need
@@ -154,7 +156,7 @@ def check_models(cfg: Config) -> list[Check]:
     need = _required_models(cfg)
     out = []
     lm = cfg.model.landmark
-    if lm not in ("float", "int8"):
+    if lm not in ("default", "float", "lean", "int8"):
         p = Path(lm)
         out.append(Check("model landmark", p.is_file(), f"{p} ({p.stat().st_size} bytes)" if p.is_file()
                          else f"{p} does not exist; fix model.landmark"))

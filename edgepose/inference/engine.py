@@ -31,7 +31,7 @@ LANDMARK_CHOICES = {"float": "pose_landmark_full", "int8": "pose_landmark_full_i
                     "lean": "pose_landmark_full_lean"}
 
 
-def default_landmark() -> str:
+def default_landmark(directory: Path | None = None) -> str:
     """The landmark model used when nobody says otherwise (``EDGEPOSE_LANDMARK`` overrides it).
 
     Accuracy first: the float network. Its lean build (the segmentation decoder removed, every
@@ -47,7 +47,7 @@ def default_landmark() -> str:
     if env:
         return env
     try:
-        models.verified_path("pose_landmark_full_lean")
+        models.verified_path("pose_landmark_full_lean", directory)
         return "lean"
     except ModelError:
         return "float"
@@ -55,7 +55,7 @@ def default_landmark() -> str:
 
 def make_engine(config: EngineConfig) -> PoseEngine:
     """The engine for ``config.landmark``: BlazePose, or MoveNet when the model is a MoveNet file."""
-    path = resolve_landmark(config.landmark)
+    path = resolve_landmark(config.landmark, config.models_dir)
     if _is_movenet(path, config):
         from edgepose.inference.movenet import MoveNetEngine
 
@@ -75,15 +75,15 @@ def _is_movenet(path: Path, config: EngineConfig) -> bool:
     return [o.shape for o in m.outputs] == [(1, 1, 17, 3)]
 
 
-def resolve_landmark(choice: str | None) -> Path:
-    """``float``/``int8``/``default``/None → the verified manifest model; anything else is a path."""
+def resolve_landmark(choice: str | None, directory: Path | None = None) -> Path:
+    """``float``/``lean``/``int8``/``default``/None → the verified manifest model; else a path."""
     choice = choice or "default"
     if choice == "default":
-        choice = default_landmark()
+        choice = default_landmark(directory)
     if choice in LANDMARK_CHOICES:
-        return models.verified_path(LANDMARK_CHOICES[choice])
+        return models.verified_path(LANDMARK_CHOICES[choice], directory)
     if models.canonical_name(choice) in models.load_manifest()[0]:
-        return models.verified_path(models.canonical_name(choice))
+        return models.verified_path(models.canonical_name(choice), directory)
     p = Path(choice)
     if not p.is_file():
         raise ModelError(f"--model {choice}: no such file; use float, int8 or the path of a .tflite")
@@ -117,6 +117,7 @@ class EngineConfig:
     min_pose_score: float = 0.5
     detector_score: float = 0.5
     detector_path: str | None = None
+    models_dir: Path | None = None  # None: edgepose.inference.models.models_dir()
 
     def __post_init__(self) -> None:
         if self.max_people < 1:
@@ -218,9 +219,10 @@ class PoseEngine:
     def __init__(self, config: EngineConfig | None = None):
         self.config = config or EngineConfig()
         c = self.config
-        det_path = Path(c.detector_path) if c.detector_path else models.verified_path("pose_detection")
+        det_path = Path(c.detector_path) if c.detector_path else models.verified_path("pose_detection",
+                                                                                         c.models_dir)
         self.detector = PoseDetector(det_path, c.threads, c.delegate, score_threshold=c.detector_score)
-        self.landmarks = LandmarkModel(resolve_landmark(c.landmark), c.threads, c.delegate)
+        self.landmarks = LandmarkModel(resolve_landmark(c.landmark, c.models_dir), c.threads, c.delegate)
         self.stats = EngineStats()
         self._tracks: list[_Track] = []
         self._next_hint = 0
