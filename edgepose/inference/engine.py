@@ -146,7 +146,7 @@ class EngineStats:
 
 
 TILE_LEVELS = (0.6, 0.35)
-TILE_FALLBACK_EVERY = 5  # video: frames between tile scans while nobody is found
+TILES_PER_FRAME = 8  # video: tile detector calls per frame while a scan is under way
 
 
 def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overlap: float = 0.3
@@ -227,7 +227,7 @@ class PoseEngine:
         self._tracks: list[_Track] = []
         self._next_hint = 0
         self._since_detect = 0
-        self._since_tiles = TILE_FALLBACK_EVERY
+        self._scan: list[tuple[int, int, int, int]] | None = None
 
     # ------------------------------------------------------------------ detection
     def _use_tiles(self, image: np.ndarray) -> bool:
@@ -250,8 +250,12 @@ class PoseEngine:
             for region in tile_regions(w, h):
                 dets += self.detector.detect(image, region)
                 self.stats.detector_calls += 1
-        # One person seen by the full frame and by a tile: keep the higher-scoring detection.
-        dets.sort(key=lambda d: -d.score)
+        return self._merge_detections(dets)
+
+    @staticmethod
+    def _merge_detections(dets: list[Detection]) -> list[Detection]:
+        """One person seen by the whole frame and by a tile: keep the higher-scoring detection."""
+        dets = sorted(dets, key=lambda d: -d.score)
         kept: list[Detection] = []
         for d in dets:
             r = d.roi()
@@ -326,7 +330,7 @@ class PoseEngine:
         """Forget tracked people (a new video or a cut)."""
         self._tracks.clear()
         self._since_detect = 0
-        self._since_tiles = TILE_FALLBACK_EVERY
+        self._scan = None
 
     def process(self, image: np.ndarray, t: float) -> list[Pose]:
         """Poses in the next video frame at time ``t`` seconds, tracked and smoothed.
@@ -353,30 +357,54 @@ class PoseEngine:
         for tr in survivors:
             if all(not same_person(tr.result.keypoints, k.result.keypoints) for k in tracks):
                 tracks.append(tr)
-        lost = len(tracks) < len(self._tracks)
+        kept = {id(t_) for t_ in tracks}
+        lost_rois = [t_.roi for t_ in self._tracks if id(t_) not in kept]
         self._since_detect += 1
         want_more = len(tracks) < c.max_people
-        if not tracks or (want_more and (lost or self._since_detect >= c.detector_every)):
-            self._since_detect = 0
+        dets: list[Detection] = []
+        searched = False
+        h, w = image.shape[:2]
+        if want_more:
+            # Look again where someone was just lost (occlusion, a fast turn): one detector call
+            # on the region around them, not a scan of the whole frame.
+            for roi in lost_rois:
+                region = _region_around(roi, w, h)
+                if region is not None:
+                    dets += self.detector.detect(image, region)
+                    self.stats.detector_calls += 1
+                    searched = True
+        if not tracks or self._scan is not None or (want_more and self._since_detect >= c.detector_every):
+            # A search for people: the whole frame now and, where people may be small, the
+            # overlapping tiles spread over the next frames (TILES_PER_FRAME at a time), so a
+            # scan never stalls one frame for tens of detector calls.
+            if self._scan is None or not tracks:
+                full = self.detector.detect(image)
+                self.stats.detector_calls += 1
+                dets += full
+                if self._scan is None:
+                    self._since_detect = 0
+                    use_tiles = self._use_tiles(image) or (not full and c.tiles == "auto")
+                    self._scan = tile_regions(w, h) if use_tiles else []
+            chunk, rest = self._scan[:TILES_PER_FRAME], self._scan[TILES_PER_FRAME:]
+            for region in chunk:
+                dets += self.detector.detect(image, region)
+                self.stats.detector_calls += 1
+            self._scan = rest or None
+            searched = True
+        if searched:
             self.stats.detector_frames += 1
-            # With nobody in view, the tile scan (tens of detector calls) runs every few frames,
-            # not on every frame, so an empty room does not hold the CPU.
-            self._since_tiles += 1
-            fallback = self._since_tiles >= TILE_FALLBACK_EVERY
-            if fallback:
-                self._since_tiles = 0
-            for d in self._detect(image, self._use_tiles(image), fallback):
-                if len(tracks) >= c.max_people:
-                    break
-                if any(_same_hips(d.keypoints[0], t_.result.keypoints) for t_ in tracks):
-                    continue
-                r = self._landmarks(image, d.roi())
-                if r.score < c.min_pose_score or body_visibility(r.keypoints) < MIN_BODY_VISIBILITY:
-                    continue
-                if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
-                    continue
-                tracks.append(_Track(self._next_hint, r.next_roi(), r))
-                self._next_hint += 1
+        for d in self._merge_detections(dets):
+            if len(tracks) >= c.max_people:
+                break
+            if any(_same_hips(d.keypoints[0], t_.result.keypoints) for t_ in tracks):
+                continue
+            r = self._landmarks(image, d.roi())
+            if r.score < c.min_pose_score or body_visibility(r.keypoints) < MIN_BODY_VISIBILITY:
+                continue
+            if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
+                continue
+            tracks.append(_Track(self._next_hint, r.next_roi(), r))
+            self._next_hint += 1
         self._tracks = tracks
         poses = []
         for tr in self._rank_tracks(tracks):
@@ -400,6 +428,16 @@ class PoseEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _region_around(roi: Roi, w: int, h: int, scale: float = 1.6) -> tuple[int, int, int, int] | None:
+    """A square ``(x, y, w, h)`` around a ROI, clipped to the image (None if nothing is left)."""
+    side = roi.size * scale
+    x0, y0 = max(0, int(roi.cx - side / 2)), max(0, int(roi.cy - side / 2))
+    x1, y1 = min(w, int(roi.cx + side / 2)), min(h, int(roi.cy + side / 2))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def _same_hips(hip: np.ndarray, kp: np.ndarray, frac: float = 0.12) -> bool:
