@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loops", type=int, default=3, help="passes over the video per measurement")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--mediapipe", action="store_true", help="also run MediaPipe's pipeline (builds its venv)")
+    ap.add_argument("--paced", type=float, metavar="FPS",
+                    help="also run the video as a live camera at FPS (latest frame wins) and report latency")
     a = ap.parse_args(argv)
     rows = []
     for th in a.threads:
@@ -58,8 +60,53 @@ def main(argv: list[str] | None = None) -> int:
         mp_fps = s.frames / s.loop_s
         out.update(mediapipe_fps_with_decode=round(mp_fps, 2), mediapipe_with_pose=round(s.with_pose / s.frames, 4),
                    pipeline_vs_mediapipe=round(best_pipe["pipeline_fps"] / mp_fps, 3))
+    if a.paced:
+        out["paced"] = paced_latency(a.video, a.paced)
     print(json.dumps(out))
     return 0
+
+
+class PacedVideo:
+    """The frames of a video delivered at a camera's pace, as a live source (latest frame wins)."""
+
+    live = True
+    name = "paced"
+
+    def __init__(self, path: Path, fps: float, seconds: float = 10.0):
+        self.path, self.fps, self.seconds = path, fps, seconds
+        self._closed = False
+
+    def frames(self):
+        import time
+
+        import cv2
+
+        from edgepose.capture.frame import Frame
+
+        cap = cv2.VideoCapture(str(self.path))
+        t0, i = time.monotonic(), 0
+        while not self._closed and i < self.seconds * self.fps:
+            ok, img = cap.read()
+            if not ok:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            time.sleep(max(0.0, t0 + i / self.fps - time.monotonic()))
+            yield Frame(i, time.monotonic_ns(), img, i / self.fps, self.name)
+            i += 1
+        cap.release()
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def paced_latency(video: Path, fps: float) -> dict:
+    from edgepose.inference.engine import EngineConfig, PoseEngine
+    from edgepose.pipeline import Pipeline
+
+    eng = PoseEngine(EngineConfig())
+    st = Pipeline(PacedVideo(video, fps), lambda f: eng.process(f.image, f.t_media)).run()
+    return {"fps_in": fps, "fps_out": round(st.fps(), 2), "dropped": st.dropped,
+            "glass_to_feedback_ms": st.glass_to_feedback.summary(), "infer_ms": st.infer.summary()}
 
 
 if __name__ == "__main__":
