@@ -151,7 +151,11 @@ class Appliance:
             while not self._stop.is_set():
                 self._event(self.controller.tick)
                 self.heartbeat.beat("controller")
-                if self.telemetry is not None:
+                # The MQTT thread checks in by going round its loop; a hung network thread
+                # therefore stops the systemd watchdog pings (a broker that is merely down does
+                # not: the thread keeps looping through its reconnect back-off).
+                if self.telemetry is not None and (
+                        time.monotonic() - self.telemetry.last_loop < 5.0 or not self.telemetry.connected):
                     self.heartbeat.beat("telemetry")
                 time.sleep(0.1)
             return 0

@@ -397,7 +397,7 @@ def _mqtt(t: _Table, device_id: str) -> Any:
         "tls_ca": t.optional_string("tls_ca"),
         "tls_cert": t.optional_string("tls_cert"),
         "tls_key": t.optional_string("tls_key"),
-        "keepalive": t.integer("keepalive", 60, 5, 3600),
+        "keepalive": t.integer("keepalive", 30, 5, 3600),
         "protocol": t.string("protocol", "5", MQTT_PROTOCOLS),
         "export_keypoints": t.boolean("export_keypoints", False),
     }

@@ -101,6 +101,7 @@ class Telemetry:
         self._command_cb: Callable[[Command], str | None] | None = None
         self._started = False
         self._closed = False
+        self.last_loop = 0.0  # monotonic time the network thread last went round (watchdog)
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> Telemetry:
@@ -291,6 +292,7 @@ class Telemetry:
             self._answered = False
             while not self._stop.is_set():
                 rc = client.loop(timeout=0.2)
+                self.last_loop = time.monotonic()
                 self._drain_acks()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
