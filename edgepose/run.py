@@ -141,6 +141,11 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
             telemetry = opts.telemetry
         if telemetry is not None:
             telemetry.session_started(session_id, opts.program or "poses")
+            if hasattr(source, "on_event"):
+                levels = {"camera_lost": "error", "camera_back": "info"}
+                source.on_event = lambda kind, detail: telemetry.publish_event(
+                    {"kind": kind, "level": levels.get(kind, "info"), "session_id": session_id,
+                     "message": f"{detail.get('source')}: {kind.replace('_', ' ')}", **detail})
             sinks.append(_LivePublisher(telemetry, session_id, opts.program))
         sinks.extend(opts.extra_sinks)
         if opts.progress:

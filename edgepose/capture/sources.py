@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -111,6 +111,8 @@ class LiveOpenCVSource:
         self.max_backoff_s = max_backoff_s
         self.give_up_after_s = give_up_after_s
         self.gaps: list[tuple[float, float]] = []  # (monotonic start, seconds) of each outage
+        # on_event(kind, detail) is told "camera_lost" and "camera_back" (the device reports them).
+        self.on_event: Callable[[str, dict], None] | None = None
         self._closed = False
         self._cap = self._open()
         if self._cap is None:
@@ -150,6 +152,7 @@ class LiveOpenCVSource:
                 continue
             gap_start = time.monotonic()
             log.warning("%s: lost; reopening with back-off", self.name)
+            self._emit("camera_lost", {"source": self.name})
             if self._cap is not None:
                 self._cap.release()
             self._cap, delay = None, 0.25
@@ -160,6 +163,16 @@ class LiveOpenCVSource:
                 delay = min(self.max_backoff_s, delay * 2)
                 self._cap = self._open()
             self.gaps.append((gap_start, time.monotonic() - gap_start))
+            if self._cap is not None:
+                log.warning("%s: back after %.1f s", self.name, self.gaps[-1][1])
+                self._emit("camera_back", {"source": self.name, "gap_s": round(self.gaps[-1][1], 2)})
+
+    def _emit(self, kind: str, detail: dict) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, detail)
+            except Exception:  # noqa: BLE001 - reporting must never stop the capture
+                log.warning("camera event handler failed", exc_info=True)
 
     def close(self) -> None:
         self._closed = True
