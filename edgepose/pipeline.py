@@ -215,63 +215,58 @@ class Pipeline:
         finally:
             self._to_infer.put(_END)
 
-    def _infer_loop(self) -> None:
+    def _stage_loop(self, stage: str, inbox: Mailbox | _Lossless, work: Callable[[Any], None],
+                    after: Callable[[], None] | None = None) -> None:
+        """Take items from ``inbox`` and ``work`` on them until the end marker, a stop while idle,
+        or an error (which stops the whole pipeline, named); then ``after`` (passes the end on)."""
         try:
             while True:
                 try:
-                    frame = self._to_infer.get(timeout=0.5)
+                    item = inbox.get(timeout=0.5)
                 except queue.Empty:
-                    self._beat("infer")
+                    self._beat(stage)
                     if self._stop.is_set():
                         break
                     continue
-                if frame is _END:
+                if item is _END:
                     break
-                t0 = time.monotonic_ns()
-                poses = self._infer(frame)
-                t1 = time.monotonic_ns()
-                self.stats.capture.add_ns(t0 - frame.t_ns)
-                self.stats.infer.add_ns(t1 - t0)
-                self._to_eval.put(Result(frame, poses, t0, t1))
-                self._beat("infer")
-        except BaseException as e:  # noqa: BLE001
-            self._fail("infer", e)
+                work(item)
+                self._beat(stage)
+        except BaseException as e:  # noqa: BLE001 - any failure stops the pipeline, named
+            self._fail(stage, e)
         finally:
-            self._to_eval.put(_END)
+            if after is not None:
+                after()
 
-    def _evaluate_loop(self) -> None:
-        try:
-            while True:
-                try:
-                    res = self._to_eval.get(timeout=0.5)
-                except queue.Empty:
-                    self._beat("evaluate")
-                    if self._stop.is_set():
-                        break
-                    continue
-                if res is _END:
-                    break
-                t0 = time.monotonic_ns()
-                if self._evaluate is not None:
-                    res.feedback = self._evaluate(res)
-                for sink in self.sinks:
-                    sink(res)
-                t1 = time.monotonic_ns()
-                self.stats.evaluate.add_ns(t1 - t0)
-                self.stats.glass_to_feedback.add_ns(t1 - res.frame.t_ns)
-                self.stats.frames_out += 1
-                self.last = res
-                self._beat("evaluate")
-        except BaseException as e:  # noqa: BLE001
-            self._fail("evaluate", e)
+    def _infer_one(self, frame: Frame) -> None:
+        t0 = time.monotonic_ns()
+        poses = self._infer(frame)
+        t1 = time.monotonic_ns()
+        self.stats.capture.add_ns(t0 - frame.t_ns)
+        self.stats.infer.add_ns(t1 - t0)
+        self._to_eval.put(Result(frame, poses, t0, t1))
+
+    def _evaluate_one(self, res: Result) -> None:
+        t0 = time.monotonic_ns()
+        if self._evaluate is not None:
+            res.feedback = self._evaluate(res)
+        for sink in self.sinks:
+            sink(res)
+        t1 = time.monotonic_ns()
+        self.stats.evaluate.add_ns(t1 - t0)
+        self.stats.glass_to_feedback.add_ns(t1 - res.frame.t_ns)
+        self.stats.frames_out += 1
+        self.last = res
 
     # ------------------------------------------------------------------ run
     def start(self) -> None:
         self.stats = PipelineStats()
         self._threads = [
             threading.Thread(target=self._capture, name="edgepose-capture", daemon=True),
-            threading.Thread(target=self._infer_loop, name="edgepose-infer", daemon=True),
-            threading.Thread(target=self._evaluate_loop, name="edgepose-evaluate", daemon=True),
+            threading.Thread(target=self._stage_loop, name="edgepose-infer", daemon=True,
+                             args=("infer", self._to_infer, self._infer_one, lambda: self._to_eval.put(_END))),
+            threading.Thread(target=self._stage_loop, name="edgepose-evaluate", daemon=True,
+                             args=("evaluate", self._to_eval, self._evaluate_one)),
         ]
         for t in self._threads:
             t.start()

@@ -41,3 +41,29 @@ def still_engine():
     from edgepose.inference.engine import EngineConfig, PoseEngine
 
     return PoseEngine(EngineConfig(max_people=20))
+
+
+@pytest.fixture
+def factory():
+    """gpiozero's own MockFactory as the pin factory for one test (its test seam, not a fake)."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    f = MockFactory()
+    old = Device.pin_factory
+    Device.pin_factory = f
+    yield f
+    f.reset()
+    Device.pin_factory = old
+
+
+def wait_for(pred, timeout: float = 2.0, step: float = 0.005) -> bool:
+    """Poll ``pred`` until it is true or ``timeout`` passes; return its last value."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())

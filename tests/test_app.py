@@ -7,14 +7,11 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
-
 from edgepose.app import Appliance
 from edgepose.config import loads
 from edgepose.controller import State
 from tests.conftest import need_data
+from tests.conftest import wait_for as _wait_for
 from tests.mqtt_broker import Subscriber, broker_fixture  # noqa: F401  (fixture)
 
 BASE = """
@@ -40,23 +37,8 @@ enabled = false
 """
 
 
-@pytest.fixture
-def factory():
-    f = MockFactory()
-    old = Device.pin_factory
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = old
-
-
 def wait_for(pred, timeout=60.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
+    return _wait_for(pred, timeout, 0.02)
 
 
 def press(factory, pin=17):

@@ -8,8 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from edgepose.config import loads
 from edgepose.controller import Controller, State
@@ -23,16 +21,6 @@ from edgepose.pose import Pose
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 CFG = loads("")
 PINS = CFG.gpio.leds.as_dict()
-
-
-@pytest.fixture
-def factory():
-    f = MockFactory()
-    old = Device.pin_factory
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = old
 
 
 def lit(factory) -> set[str]:

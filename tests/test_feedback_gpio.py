@@ -6,39 +6,19 @@ import threading
 import time
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from edgepose.config import loads
 from edgepose.controller import Controller, State
 from edgepose.feedback.button import StartButton
 from edgepose.feedback.leds import FAULT_SEQUENCE, LedPattern, StatusLeds
+from tests.conftest import wait_for
 
 CFG = loads("[gpio.leds]\nready = 5\nactive = 6\ngood = 13\nfix = 19\nfault = 26\n[gpio]\nbutton = 17\n")
 PINS = CFG.gpio.leds.as_dict()
 
 
-@pytest.fixture
-def factory():
-    f = MockFactory()
-    old = Device.pin_factory
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = old
-
-
 def lit(factory) -> set[str]:
     return {name for name, pin in PINS.items() if factory.pin(pin).state}
-
-
-def wait_for(pred, timeout=2.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
 
 
 @pytest.mark.parametrize(

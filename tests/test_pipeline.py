@@ -93,16 +93,20 @@ def test_run_writes_one_line_per_frame(tmp_path):
 
 def test_sigterm_ends_a_run_cleanly_with_its_summary(tmp_path):
     video = need_data("exercise", "floor_dumbbell_press_quva013.mp4")
-    summ = tmp_path / "s.json"
+    summ, poses = tmp_path / "s.json", tmp_path / "p.jsonl"
     exe = [sys.executable, "-c", "import sys; from edgepose.cli import main; sys.exit(main())"]
-    p = subprocess.Popen([*exe, "run", "--source", str(video), "--summary", str(summ), "--quiet"],
-                         cwd=ROOT, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    time.sleep(4.0)
+    p = subprocess.Popen([*exe, "run", "--source", str(video), "--summary", str(summ), "--poses", str(poses),
+                          "--quiet"], cwd=ROOT, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    # Signal once the session is under way (the poses file fills 30 lines at a time).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not poses.exists() or poses.stat().st_size == 0):
+        time.sleep(0.02)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     s = json.loads(summ.read_text())
     assert 0 < s["pipeline"]["frames_out"] < 657  # stopped early, and said how far it got
+    assert len(poses.read_text().splitlines()) == s["pipeline"]["frames_out"]  # nothing half-written
 
 
 def test_infer_cli_contract(tmp_path):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import threading
 
-from edgepose.telemetry.settings import MqttSettings, parse_hostport
+from edgepose.telemetry.settings import MqttSettings, settings_for_cli
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,19 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> MqttSettings:
-    base = MqttSettings()
-    if args.config is not None or args.mqtt is None:
-        from edgepose.config import load_config
-
-        cfg = load_config(args.config).mqtt
-        if isinstance(cfg, MqttSettings):
-            base = cfg
-        elif cfg is not None:
-            base = MqttSettings(**dict(cfg))
-    if args.mqtt:
-        host, port = parse_hostport(args.mqtt)
-        base = dataclasses.replace(base, host=host, port=port)
-    return base
+    return settings_for_cli(args.config, args.mqtt)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from edgepose.telemetry.settings import MqttSettings, parse_hostport
+from edgepose.telemetry.settings import MqttSettings, parse_hostport, settings_for_cli
 
 __all__ = ["register", "parse_hostport", "status_main", "flush_main"]
 
@@ -72,21 +72,7 @@ def _age(s: float) -> str:
 
 
 def _settings(args: argparse.Namespace) -> MqttSettings:
-    base: MqttSettings | None = None
-    if args.config is not None or args.mqtt is None:
-        from edgepose.config import load_config
-
-        cfg = load_config(args.config).mqtt
-        if isinstance(cfg, MqttSettings):
-            base = cfg
-        elif cfg is not None:
-            base = MqttSettings(**dict(cfg))
-    if base is None:
-        base = MqttSettings()
-    if args.mqtt:
-        host, port = parse_hostport(args.mqtt)
-        base = dataclasses.replace(base, host=host, port=port)
-    return base
+    return settings_for_cli(args.config, args.mqtt)
 
 
 def flush_main(args: argparse.Namespace) -> int:

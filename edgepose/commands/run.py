@@ -52,15 +52,9 @@ def main(args: argparse.Namespace) -> int:
     if args.mqtt or args.device_id:
         from dataclasses import replace
 
-        from edgepose.telemetry.settings import MqttSettings, parse_hostport
+        from edgepose.telemetry.settings import settings_for_cli
 
-        base = cfg.mqtt if isinstance(cfg.mqtt, MqttSettings) else MqttSettings()
-        changes: dict = {"enabled": True}
-        if args.mqtt:
-            changes["host"], changes["port"] = parse_hostport(args.mqtt)
-        if args.device_id:
-            changes["device_id"] = args.device_id
-        mqtt = replace(base, **changes)
+        mqtt = replace(settings_for_cli(args.config, args.mqtt, args.device_id), enabled=True)
     elif cfg.mqtt is not None and getattr(cfg.mqtt, "enabled", False) and cfg.path is not None:
         mqtt = cfg.mqtt
     progress = None if args.quiet or not sys.stderr.isatty() else (lambda s: print(s, end="", file=sys.stderr))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -134,3 +135,27 @@ def parse_hostport(text: str, default_port: int = 1883) -> tuple[str, int]:
     if not port_s.isdigit() or not 1 <= int(port_s) <= 65535:
         raise ValueError(f"broker address {text!r}: port {port_s!r} is not 1..65535; {form}")
     return host, int(port_s)
+
+
+def settings_for_cli(config: str | os.PathLike[str] | None, mqtt: str | None,
+                     device_id: str | None = None) -> MqttSettings:
+    """The broker settings a command uses: the config file's ``[mqtt]`` table, with ``--mqtt
+    HOST:PORT`` and ``--device-id`` on top. The config is read when it is named, or when no
+    ``--mqtt`` is given (then its defaults apply)."""
+    import dataclasses
+
+    base = MqttSettings()
+    if config is not None or mqtt is None:
+        from edgepose.config import load_config
+
+        cfg = load_config(config).mqtt
+        if isinstance(cfg, MqttSettings):
+            base = cfg
+        elif cfg is not None:
+            base = MqttSettings(**dict(cfg))
+    changes: dict[str, Any] = {}
+    if mqtt:
+        changes["host"], changes["port"] = parse_hostport(mqtt)
+    if device_id:
+        changes["device_id"] = device_id
+    return dataclasses.replace(base, **changes) if changes else base
