@@ -127,7 +127,9 @@ def make_engine(cfg: AnalyzeConfig) -> PoseEstimator:
     from edgepose.inference.engine import EngineConfig, PoseEngine
 
     return PoseEngine(EngineConfig(landmark=cfg.model, max_people=cfg.people, threads=cfg.threads,
-                                   tiles=cfg.tiles, detector_every=cfg.detector_every, smoothing=True))
+                                   tiles=cfg.tiles, detector_every=cfg.detector_every, smoothing=True,
+                                   # offline: a whole tile scan at once beats spreading it over frames
+                                   tiles_per_frame=0))
 
 
 @dataclass

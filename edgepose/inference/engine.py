@@ -27,6 +27,8 @@ from edgepose.pose import Pose
 
 log = logging.getLogger(__name__)
 
+TILES_PER_FRAME = 8  # video: tile detector calls per frame while a scan is under way
+
 LANDMARK_CHOICES = {"float": "pose_landmark_full", "int8": "pose_landmark_full_int8",
                     "lean": "pose_landmark_full_lean"}
 
@@ -118,6 +120,7 @@ class EngineConfig:
     detector_score: float = 0.5
     detector_path: str | None = None
     models_dir: Path | None = None  # None: edgepose.inference.models.models_dir()
+    tiles_per_frame: int = TILES_PER_FRAME  # video: tile calls per frame during a scan; 0 = all at once
 
     def __post_init__(self) -> None:
         if self.max_people < 1:
@@ -146,7 +149,6 @@ class EngineStats:
 
 
 TILE_LEVELS = (0.6, 0.35)
-TILES_PER_FRAME = 8  # video: tile detector calls per frame while a scan is under way
 
 
 def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overlap: float = 0.3
@@ -228,6 +230,7 @@ class PoseEngine:
         self._next_hint = 0
         self._since_detect = 0
         self._scan: list[tuple[int, int, int, int]] | None = None
+        self._searched_once = False
 
     # ------------------------------------------------------------------ detection
     def _use_tiles(self, image: np.ndarray) -> bool:
@@ -331,6 +334,7 @@ class PoseEngine:
         self._tracks.clear()
         self._since_detect = 0
         self._scan = None
+        self._searched_once = False
 
     def process(self, image: np.ndarray, t: float) -> list[Pose]:
         """Poses in the next video frame at time ``t`` seconds, tracked and smoothed.
@@ -385,7 +389,11 @@ class PoseEngine:
                     self._since_detect = 0
                     use_tiles = self._use_tiles(image) or (not full and c.tiles == "auto")
                     self._scan = tile_regions(w, h) if use_tiles else []
-            chunk, rest = self._scan[:TILES_PER_FRAME], self._scan[TILES_PER_FRAME:]
+            # The first search of a video scans everything at once (its first frame matters); later
+            # scans are spread over frames unless tiles_per_frame is 0 (offline analysis).
+            per = c.tiles_per_frame if (c.tiles_per_frame > 0 and self._searched_once) else len(self._scan)
+            self._searched_once = True
+            chunk, rest = self._scan[:per], self._scan[per:]
             for region in chunk:
                 dets += self.detector.detect(image, region)
                 self.stats.detector_calls += 1
