@@ -51,8 +51,10 @@ mkdir -p out
 if ls /dev/video* >/dev/null 2>&1 || { command -v rpicam-hello >/dev/null && rpicam-hello --list-cameras 2>/dev/null | grep -q '^[0-9]'; }; then
   src=0
   command -v rpicam-hello >/dev/null && src=picam
-  echo "==> camera found: running a live session on '$src' (Ctrl-C ends it; summary in out/summary.json)"
-  exec .venv/bin/edgepose run --source "$src" --program squat --summary out/summary.json --display
+  show=()
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ -e /dev/fb0 ]; then show=(--display); fi
+  echo "==> camera found: running a live squat session on '$src' (Ctrl-C ends it; summary in out/summary.json)"
+  exec .venv/bin/edgepose run --source "$src" --program squat --summary out/summary.json --record out/session.mp4 "${show[@]}"
 fi
 clip=/usr/share/doc/opencv-doc/examples/data/vtest.avi
 echo "==> no camera attached: running on OpenCV's public sample clip $clip"
