@@ -31,6 +31,9 @@ import numpy as np
 
 GAP_RESET_S = 2.0
 END_CREDIT = 0.75
+SPREAD_PCT = (5.0, 95.0)  # the recent spread ignores the outer 5 % of samples on each side
+MIN_OUT_SHARE = 0.25  # the way out (rest to far) of a rep takes at least this share of min_period_s
+RHYTHM_SHARE = 0.5  # far extremes closer than this share of the usual rep spacing are one rep
 REST_BAND = 0.1  # a rep starts and ends where the signal leaves / re-enters 10 % of its excursion  # after this long without a signal, a half-done rep is forgotten
 
 
@@ -143,27 +146,47 @@ class RepCounter:
         self.open_rep: Rep | None = None  # counted, waiting for its rest extreme
         self.frame_rom: dict[str, list[float]] = {}
         self.frame_faults: set[str] = set()
-        self.swings: list[float] = []
+        self.swings: list[tuple[float, float]] = []  # (time confirmed, size)
         self.last_turn: float | None = None
 
     def _turn(self, y: float) -> None:
         if self.last_turn is not None:
-            self.swings.append(abs(y - self.last_turn))
+            self.swings.append((self.last_t or 0.0, abs(y - self.last_turn)))
         self.last_turn = y
 
     @property
     def count(self) -> int:
         return len(self.reps)
 
+    def spread(self) -> float:
+        """The recent range of the signal, without its outer 5 % on each side (glitches)."""
+        if not self.hist:
+            return 0.0
+        lo, hi = np.percentile(np.fromiter((y for _, y in self.hist), float, len(self.hist)), SPREAD_PCT)
+        return float(hi - lo)
+
     def threshold(self) -> float:
-        if len(self.swings) >= 2:
-            return max(0.5 * self.min_amp, self.hyst * float(np.median(self.swings[-4:])))
-        if self.hist:
-            ys = [y for _, y in self.hist]
-            rng = max(ys) - min(ys)
-        else:
-            rng = 0.0
-        return max(0.5 * self.min_amp, self.hyst * rng)
+        now = self.last_t if self.last_t is not None else 0.0
+        recent = [s for t, s in self.swings[-4:] if t >= now - self.window_s]
+        typical = self.spread()
+        if len(recent) >= 2:
+            # a swing cannot be larger than what the signal recently spans: a glitch-made swing
+            # (a wrong pose while the engine locks on) is capped, and old swings expire
+            typical = min(typical, float(np.median(recent)))
+        return max(0.5 * self.min_amp, self.hyst * typical)
+
+    def min_gap(self) -> float:
+        """How soon after the last rep's far extreme another far extreme can be a new rep.
+
+        ``min_period_s``, or once four reps are counted, half the median of their last five
+        spacings if longer: a rep twice as quick as the person's own rhythm is a wobble of the
+        last one (the median of at least three spacings, so one pause between reps does not
+        raise it).
+        """
+        fars = [r.t_far for r in self.reps[-6:]]
+        if len(fars) < 4:
+            return self.min_period_s
+        return max(self.min_period_s, RHYTHM_SHARE * float(np.median(np.diff(fars))))
 
     @property
     def phase(self) -> str:
@@ -189,6 +212,11 @@ class RepCounter:
             self._forget()
         self.last_t = t
         xs = self.smooth(t, float(x))
+        if len(self.smooth.buf) < self.smooth.buf.maxlen:  # type: ignore[operator]
+            # the median needs its 3 samples before it can reject a glitch: the first sample of a
+            # stream (often a pose the engine has not locked on yet) must not set the rest level
+            self.smooth.y = None  # the average starts from the first full median
+            return None
         if self.baseline is not None:
             xs -= self.baseline(t, float(x))  # only the quick part: sway and drift drop out
         self.value = xs
@@ -270,7 +298,7 @@ class RepCounter:
         if amp < self.min_amp:
             self.partials += 1
             return RepEvent("partial", None, amp)
-        if self.reps and far[1] - self.reps[-1].t_far < self.min_period_s:
+        if self.reps and far[1] - self.reps[-1].t_far < self.min_gap():
             prev = self.reps[-1]  # a wobble of the same rep: merge
             if amp > prev.amplitude:
                 prev.amplitude, prev.t_far, prev.far_value = amp, far[1], self.sign * far[0]
@@ -280,6 +308,8 @@ class RepCounter:
             self.open_rep = prev
             return None
         t_start = self._near_rest_time(self.rest[0], REST_BAND * amp, before=far[1]) or self.rest[1]
+        if far[1] - t_start < MIN_OUT_SHARE * self.min_period_s:
+            return None  # out to the far end faster than any body moves: a pose glitch, not a rep
         rep = Rep(index=len(self.reps) + 1, t_start=t_start, t_far=far[1], t_counted=t, amplitude=amp,
                   rest_value=self.sign * self.rest[0], far_value=self.sign * far[0])
         self._close(rep)
