@@ -172,9 +172,18 @@ def count_from_poses(jsonl: Path, program: str) -> dict:
     return s.summary()
 
 
-def expected(v: dict, keep: list[int], trimmed: bool) -> tuple[int, int]:
-    """(lowest, highest) acceptable count for a variant keeping these source frames."""
-    if not trimmed:
+def expected(v: dict, keep: list[int], transform: str, fps: float) -> tuple[int, int]:
+    """(lowest, highest) acceptable count for a variant keeping these source frames.
+
+    ``(-1, -1)``: not applicable -- a trim of a clip whose reps are not placed in time, or a
+    double tempo that makes the reps quicker than the program's ``min_rep_s`` allows.
+    """
+    if transform == "double_tempo" and "rep_end_frames" in v and len(v["rep_end_frames"]) > 1:
+        period = float(np.median(np.diff(v["rep_end_frames"]))) / fps / 2
+        prog = load_program(v["program"])
+        if prog.reps is not None and period < prog.reps.min_rep_s:
+            return -1, -1
+    if transform != "trim":
         return v["reps"], v["reps"]
     s, e = keep[0], keep[-1]
     if "rep_end_frames" in v:
@@ -212,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             t0 = time.monotonic()
             jl, keep = poses_for(a.data / v["file"], TRANSFORMS[name], a.cache, a.fresh)
-            lo, hi = expected(v, keep, name == "trim")
+            lo, hi = expected(v, keep, name, _frame_count(a.data / v["file"])[1])
             if lo < 0:
-                cells.append(f"{'skip':>12s}")
+                cells.append(f"{'n/a':>12s}")
                 continue
             sm = count_from_poses(jl, v["program"])
             ok = lo <= sm["reps"] <= hi

@@ -329,7 +329,13 @@ class RepCounter:
         if self.seeking == "max" and self.rest is not None and self.reps and self.hist:
             amp = self.ext[0] - self.rest[0]
             typical = float(np.median([r.amplitude for r in self.reps]))
-            returned = self.ext[0] - self.hist[-1][1]
+            y_end = self.hist[-1][1]
+            if self.baseline is None and len(self.smooth.buf) >= 2:
+                # the stream has ended, so the last sample has no successor for the median of
+                # three to wait for: the end is the mean of the last two samples (a lag of one
+                # sample would otherwise hide a return begun in the last frame, worse at low fps)
+                y_end = min(y_end, self.sign * float(np.mean(list(self.smooth.buf)[-2:])))
+            returned = self.ext[0] - y_end
             if amp >= max(self.min_amp, END_CREDIT * typical) and returned >= 0.5 * self.threshold() \
                     and self.ext[1] - self.reps[-1].t_far >= self.min_period_s:
                 rep = Rep(index=len(self.reps) + 1, t_start=self.rest[1], t_far=self.ext[1],
