@@ -35,6 +35,7 @@ MIN_CONF = 0.5  # a measure is judged live only when seen at least this well
 GOOD, NEAR = 0.8, 0.5  # match score thresholds of the "good" and "near" levels
 HOLD_ENTER, HOLD_LEAVE = 0.8, 0.65  # a hold starts at GOOD and survives small wobbles
 UNSEEN_CUE_S = 1.0
+HIP_BELOW_S = 1.0  # time constant of the hips' average drop below the shoulders
 CUE_STEP_BACK = "Step back so I can see your whole body"
 CUE_TURN_SIDE = "Turn sideways to the camera"
 CUE_TURN_FRONT = "Turn to face the camera"
@@ -133,6 +134,9 @@ class Session:
         self._torso_smoother = Smoother(0.2)
         self._torso_now = 0.0
         self._torso_slow = 0.0
+        self._shoulder_y: float | None = None  # mid-shoulder image height / torso (when seen)
+        self._hip_below: float | None = None  # mid-hip below mid-shoulder / torso, averaged while seen
+        self._hip_below_t = 0.0
         self.fault_frames: dict[str, int] = {}
         self.rep_frames = 0
         self.done = False
@@ -158,7 +162,7 @@ class Session:
         pose = _inside_only(pose, frame_size)
         ms = measure_pose(pose)
         self._torso_now = torso_length(pose)
-        self._torso_slow = self._torso_smoother(t, self._torso_now) if self._torso_now > 0 else 0.0
+        self._track_torso(pose, t)
         angles = {k: round(m.value, 1) for k, m in ms.items() if k in ANGLE_MEASURES and m.conf >= MIN_CONF}
         if self.prog.kind == "pose" or (self.prog.clinical and self.prog.clinical.test == "single-leg-stance"):
             fb = self._update_pose(pose, ms, t, dt, frame_size)
@@ -242,6 +246,32 @@ class Session:
         self.hold_s = 0.0
 
     # ------------------------------------------------------------ reps
+    def _track_torso(self, pose: Pose, t: float) -> None:
+        """The body scale and where the hips sit under the shoulders, from frames that show them.
+
+        The torso length is smoothed only over frames whose shoulders and hips are seen (a
+        keypoint outside the image is a guess); the mid-hip's drop below the mid-shoulder is
+        averaged over the same frames, so that hip_y can be carried by the shoulders when the
+        hips leave the frame (:meth:`_signal`).
+        """
+        names = pose.names
+        vis = {n: pose.visibility(n) if n in names else 0.0
+               for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")}
+        sh_seen = max(vis["left_shoulder"], vis["right_shoulder"]) >= MIN_CONF
+        hip_seen = max(vis["left_hip"], vis["right_hip"]) >= MIN_CONF
+        if self._torso_now > 0 and sh_seen and hip_seen:
+            self._torso_slow = self._torso_smoother(t, self._torso_now)
+        self._shoulder_y = None
+        if not sh_seen or not self._torso_slow:
+            return
+        ms_y = float((pose.xy("left_shoulder")[1] + pose.xy("right_shoulder")[1]) / 2)
+        self._shoulder_y = ms_y / self._torso_slow
+        if hip_seen:
+            below = float((pose.xy("left_hip")[1] + pose.xy("right_hip")[1]) / 2 - ms_y) / self._torso_slow
+            a = 1.0 if self._hip_below is None else 1.0 - math.exp(-max(0.0, t - self._hip_below_t) / HIP_BELOW_S)
+            self._hip_below = below if self._hip_below is None else self._hip_below + a * (below - self._hip_below)
+            self._hip_below_t = t
+
     def _signal(self, ms: dict[str, Measure], name: str | None = None) -> float | None:
         spec = self.prog.reps
         assert spec is not None
@@ -252,6 +282,10 @@ class Session:
             m = ms.get(canonical(name))
             if m is not None and m.conf < MIN_CONF:
                 m = None
+        if m is None and name == "hip_y" and self._shoulder_y is not None and self._hip_below is not None:
+            # the hips left the frame (a walking lunge towards the camera) but the shoulders did
+            # not: the hips are where they were last seen under the shoulders
+            return -(self._shoulder_y + self._hip_below)
         if m is None:
             return None
         if name == "hip_y" and self._torso_now > 0 and self._torso_slow:
