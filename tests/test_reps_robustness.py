@@ -126,3 +126,30 @@ def test_frame_rate_does_not_change_the_count(fps: float) -> None:
         c.update(float(ti), float(_wave(np.array([ti]), 2.0)[0]))
     c.finish()
     assert c.count == 6
+
+
+def test_reps_with_the_hips_leaving_the_frame_count_from_the_shoulders() -> None:
+    # two squats in full view, then the person is so close that the feet are out of the frame
+    # and the hips leave its bottom edge at every squat's bottom: the shoulders carry the hips
+    from edgepose.evaluate.session import Session
+    from edgepose.evaluate.synth import side_pose
+    from edgepose.programs import load_program
+
+    fps, frame = 30.0, (640, 480)
+
+    def depths(n: int) -> list[float]:
+        out = [0.0] * 30
+        for _ in range(n):
+            out += [0.5 * (1 - math.cos(2 * math.pi * i / 90)) for i in range(90)] + [0.0] * 30
+        return out
+
+    def squat(d: float, ankle: tuple[float, float]):
+        return side_pose(ankle=ankle, shin=35 * d, thigh=95 * d, trunk=35 * d, arm=90 * d, elbow=170)
+
+    poses = [squat(d, (300, 400)) for d in depths(2)] + [squat(d, (300, 640)) for d in depths(3)]
+    hips_out = [p.xy("left_hip")[1] >= frame[1] for p in poses[len(depths(2)):]]
+    assert any(hips_out) and not all(hips_out)  # the case this test is about
+    s = Session(load_program("squat"))
+    for i, p in enumerate(poses):
+        s.update([p], i / fps, frame)
+    assert s.summary()["reps"] == 5
