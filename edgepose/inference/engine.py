@@ -5,8 +5,10 @@ people may be small, on overlapping tiles; each person's ROI goes through the la
 
 Video (:meth:`PoseEngine.process`): each tracked person's next ROI comes from the landmarks of
 the frame before (the model's two helper points), so the detector runs only when nobody is
-tracked, when a track is lost, or every ``detector_every`` frames while fewer than
-``max_people`` are tracked. Keypoints are smoothed with a One Euro filter per person.
+tracked, around a person just lost (one call on that region), or every ``detector_every``
+frames while fewer than ``max_people`` are tracked; a search runs the whole-frame detector and,
+where people may be small, the tiles, spread over frames (``tiles_per_frame``) except on the
+first search of a video. Keypoints are smoothed with a One Euro filter per person.
 """
 
 from __future__ import annotations
@@ -58,14 +60,14 @@ def default_landmark(directory: Path | None = None) -> str:
 def make_engine(config: EngineConfig) -> PoseEngine:
     """The engine for ``config.landmark``: BlazePose, or MoveNet when the model is a MoveNet file."""
     path = resolve_landmark(config.landmark, config.models_dir)
-    if _is_movenet(path, config):
+    if _is_movenet(path):
         from edgepose.inference.movenet import MoveNetEngine
 
         return MoveNetEngine(path, config.threads, config.delegate)  # type: ignore[return-value]
     return PoseEngine(config)
 
 
-def _is_movenet(path: Path, config: EngineConfig) -> bool:
+def _is_movenet(path: Path) -> bool:
     from edgepose.inference import runtime
 
     if "movenet" in path.name.lower():
@@ -88,7 +90,7 @@ def resolve_landmark(choice: str | None, directory: Path | None = None) -> Path:
         return models.verified_path(models.canonical_name(choice), directory)
     p = Path(choice)
     if not p.is_file():
-        raise ModelError(f"--model {choice}: no such file; use float, int8 or the path of a .tflite")
+        raise ModelError(f"--model {choice}: no such file; use default, float, lean, int8 or the path of a .tflite")
     return p
 
 
@@ -98,7 +100,8 @@ class EngineConfig:
 
     Attributes
     ----------
-    landmark: ``"float"``, ``"int8"``, ``"default"`` or a ``.tflite`` path.
+    landmark: ``"default"``, ``"float"``, ``"lean"``, ``"int8"`` or a ``.tflite`` path (BlazePose
+        landmark model, or a MoveNet SinglePose file, see :func:`make_engine`).
     max_people: most persons reported per frame.
     threads: interpreter threads per model.
     delegate: ``None``/``"xnnpack"``, ``"edgetpu"`` or a delegate library path.
@@ -107,6 +110,10 @@ class EngineConfig:
     tiles: ``"auto"`` (tiles when looking for several people), ``"on"`` or ``"off"``.
     smoothing: One Euro smoothing in video mode.
     min_pose_score: the landmark model's pose flag below which a ROI holds nobody.
+    detector_score: detector score threshold (MediaPipe's legacy solution uses 0.5; lower values
+        were measured to add people but lower PCK).
+    models_dir: where the models are (default :func:`edgepose.inference.models.models_dir`).
+    tiles_per_frame: tile detector calls per video frame during a search; 0 scans all at once.
     """
 
     landmark: str = "default"
