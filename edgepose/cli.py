@@ -16,16 +16,16 @@ import sys
 _COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "infer",
-    "models",
-    "serve",
-    "bench",
-    "outbox",
-    "analyze",
-    "doctor",
-    "dashboard",
-    "programs",
     "match",
+    "analyze",
+    "programs",
     "teach",
+    "models",
+    "doctor",
+    "bench",
+    "serve",
+    "outbox",
+    "dashboard",
 )
 
 
