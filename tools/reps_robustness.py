@@ -145,17 +145,23 @@ def poses_for(video: Path, tr: Transform, cache: Path, fresh: bool) -> tuple[Pat
 
     jl = cache / f"{video.stem}.{tr.name}.jsonl"
     idx = cache / f"{video.stem}.{tr.name}.keep.json"
-    if jl.exists() and idx.exists() and not fresh:
+    zs = cache / f"{video.stem}.{tr.name}.z.jsonl"
+    if jl.exists() and idx.exists() and zs.exists() and not fresh:
         return jl, json.loads(idx.read_text())
     part = jl.with_suffix(".part")
-    if tr.name == "original":  # the file itself, not a re-encoded copy
-        keep = list(range(_frame_count(video)[0]))
-        run_session(RunOptions(source=str(video), poses=part))
-    else:
-        with tempfile.TemporaryDirectory() as td:
-            mp4 = Path(td) / f"{video.stem}.{tr.name}.mp4"
-            keep = make_variant(video, tr, mp4)
-            run_session(RunOptions(source=str(mp4), poses=part))
+    with open(zs, "w") as zfh:
+        def write_z(res) -> None:  # the landmark depth, which the infer format leaves out
+            zfh.write(json.dumps([None if p.z is None else [round(float(v), 1) for v in p.z]
+                                  for p in res.poses]) + "\n")
+
+        if tr.name == "original":  # the file itself, not a re-encoded copy
+            keep = list(range(_frame_count(video)[0]))
+            run_session(RunOptions(source=str(video), poses=part, extra_sinks=[write_z]))
+        else:
+            with tempfile.TemporaryDirectory() as td:
+                mp4 = Path(td) / f"{video.stem}.{tr.name}.mp4"
+                keep = make_variant(video, tr, mp4)
+                run_session(RunOptions(source=str(mp4), poses=part, extra_sinks=[write_z]))
     part.replace(jl)
     idx.write_text(json.dumps(keep))
     return jl, keep
@@ -164,11 +170,19 @@ def poses_for(video: Path, tr: Transform, cache: Path, fresh: bool) -> tuple[Pat
 def count_from_poses(jsonl: Path, program: str) -> dict:
     """Re-feed a cached pose stream to a fresh session; returns its summary."""
     s = Session(load_program(program))
+    zpath = jsonl.with_name(jsonl.name.replace(".jsonl", ".z.jsonl"))
+    zlines = open(zpath) if zpath.exists() else None
     with open(jsonl) as fh:
         for line in fh:
             rec = json.loads(line)
             poses = [Pose.from_json(p) for p in rec.get("poses", [])]
+            if zlines is not None:
+                for p, z in zip(poses, json.loads(zlines.readline() or "[]"), strict=False):
+                    if z is not None:
+                        p.z = np.asarray(z, np.float32)
             s.update(poses, float(rec["t"]), (int(rec["width"]), int(rec["height"])))
+    if zlines is not None:
+        zlines.close()
     return s.summary()
 
 
