@@ -156,6 +156,10 @@ class EngineStats:
 
 
 TILE_LEVELS = (0.6, 0.35)
+# Smallest tile side in pixels: a tile is scaled up to the detector's 224 px, so even a 64-px tile
+# of a low-resolution video (a 240x135 clip) makes a 45-px person detectable (measured: found on
+# 370 of 404 frames with 64, on none with 96).
+MIN_TILE = 64
 
 
 def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overlap: float = 0.3
@@ -175,7 +179,7 @@ def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overla
 
 def _tiles_at(w: int, h: int, frac: float, overlap: float) -> list[tuple[int, int, int, int]]:
     side = int(round(frac * min(w, h)))
-    if side < 96:
+    if side < MIN_TILE:
         return []
     step = max(1, int(side * (1 - overlap)))
     return [(x, y, min(side, w - x), min(side, h - y))
