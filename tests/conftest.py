@@ -67,3 +67,16 @@ def wait_for(pred, timeout: float = 2.0, step: float = 0.005) -> bool:
             return True
         time.sleep(step)
     return bool(pred())
+
+
+def video_frame(*parts: str, index: int = 0):
+    """Frame ``index`` of a shared video (skips the test when the data is not here)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(need_data(*parts)))
+    if index:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, img = cap.read()
+    cap.release()
+    assert ok and img is not None, f"cannot read frame {index} of {'/'.join(parts)}"
+    return img

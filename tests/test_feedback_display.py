@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -21,20 +20,12 @@ from edgepose.feedback.display import (
     open_display,
 )
 from edgepose.feedback.overlay import Hud
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-VIDEO = DATA / "video" / "dance_single_office.mp4"
+from tests.conftest import video_frame
 
 
 @pytest.fixture(scope="module")
 def frame() -> np.ndarray:
-    if not VIDEO.exists():
-        pytest.skip(f"test video missing: {VIDEO}")
-    cap = cv2.VideoCapture(str(VIDEO))
-    ok, img = cap.read()
-    cap.release()
-    assert ok
-    return img
+    return video_frame("video", "dance_single_office.mp4", index=0)
 
 
 def dummy(width=128, height=64):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -19,21 +17,12 @@ from edgepose.feedback.overlay import (
 )
 from edgepose.pose import Pose
 from edgepose.skeleton import BLAZE_INDEX, BLAZEPOSE33
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-VIDEO = DATA / "video" / "dance_single_office.mp4"
+from tests.conftest import video_frame
 
 
 @pytest.fixture(scope="module")
 def frame() -> np.ndarray:
-    if not VIDEO.exists():
-        pytest.skip(f"test video missing: {VIDEO}")
-    cap = cv2.VideoCapture(str(VIDEO))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 30)
-    ok, img = cap.read()
-    cap.release()
-    assert ok and img is not None
-    return img
+    return video_frame("video", "dance_single_office.mp4", index=30)
 
 
 def standing_pose(w: int, h: int) -> Pose:
