@@ -28,6 +28,17 @@ quote() {
 
 step() { STEP=$((STEP + 1)); printf '==> [%d] %s\n' "$STEP" "$*"; }
 
+# usage: the options every install script takes (parse_args prints it for --help).
+usage() {
+  cat <<USAGE
+usage: sudo $SCRIPT_NAME [--dry-run] [--skip-models] [--root DIR]
+
+  --dry-run      print each step and command without changing anything
+  --skip-models  do not download the models (copy them into /var/lib/edgepose/models yourself)
+  --root DIR     write the files under DIR and skip system commands (for testing)
+USAGE
+}
+
 parse_args() {
   while [[ $# -gt 0 ]]; do
     case $1 in

@@ -7,19 +7,11 @@ set -euo pipefail
 
 FIRMWARE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=$(cd "$FIRMWARE/.." && pwd)
+SCRIPT_NAME=firmware/rpi5/install.sh  # for usage() in common.sh
+export SCRIPT_NAME
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=../common.sh
 source "$FIRMWARE/common.sh"
-
-usage() {
-  cat <<USAGE
-usage: sudo firmware/rpi5/install.sh [--dry-run] [--skip-models] [--root DIR]
-
-  --dry-run      print each step and command without changing anything
-  --skip-models  do not download the models (copy them into /var/lib/edgepose/models yourself)
-  --root DIR     write the files under DIR and skip system commands (for testing)
-USAGE
-}
 
 parse_args "$@"
 
