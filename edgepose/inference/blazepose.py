@@ -207,24 +207,29 @@ class LandmarkModel:
 def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_conf: float = 0.5) -> np.ndarray:
     """Move each landmark to the confidence-weighted centre of its heatmap near the regressed spot.
 
-    As MediaPipe's heatmap refinement for the full model: a ``kernel`` x ``kernel`` window of the
-    sigmoid of the 64x64 heatmap, used only where its peak reaches ``min_conf``.
+    As MediaPipe's heatmap refinement for the full model: a ``kernel`` x ``kernel`` window (clipped
+    at the heatmap's edge) of the sigmoid of the 64x64 heatmap around each landmark, used only
+    where its peak reaches ``min_conf``. All landmarks at once (one gather, no Python loop).
     """
     hm_h, hm_w, n = heatmap.shape
+    m = min(n, len(xy))
     out = xy.copy()
     off = (kernel - 1) // 2
-    for i in range(min(n, len(xy))):
-        cx = int(xy[i, 0] / LANDMARK_SIZE * hm_w)
-        cy = int(xy[i, 1] / LANDMARK_SIZE * hm_h)
-        if not (0 <= cx < hm_w and 0 <= cy < hm_h):
-            continue
-        r0, r1 = max(0, cy - off), min(hm_h, cy + off + 1)
-        c0, c1 = max(0, cx - off), min(hm_w, cx + off + 1)
-        win = _sigmoid(heatmap[r0:r1, c0:c1, i].astype(np.float64))
-        total = win.sum()
-        if win.max() < min_conf or total <= 0:
-            continue
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        out[i, 0] = (cols * win).sum() / total / hm_w * LANDMARK_SIZE
-        out[i, 1] = (rows * win).sum() / total / hm_h * LANDMARK_SIZE
+    cx = (xy[:m, 0] / LANDMARK_SIZE * hm_w).astype(np.int64)
+    cy = (xy[:m, 1] / LANDMARK_SIZE * hm_h).astype(np.int64)
+    inside = (cx >= 0) & (cx < hm_w) & (cy >= 0) & (cy < hm_h)
+    d = np.arange(-off, off + 1)
+    rows = cy[:, None, None] + d[None, :, None]            # (m, k, 1)
+    cols = cx[:, None, None] + d[None, None, :]            # (m, 1, k)
+    valid = (rows >= 0) & (rows < hm_h) & (cols >= 0) & (cols < hm_w) & inside[:, None, None]
+    r = np.clip(rows, 0, hm_h - 1)
+    c = np.clip(cols, 0, hm_w - 1)
+    win = _sigmoid(heatmap[r, c, np.arange(m)[:, None, None]]) * valid   # (m, k, k)
+    total = win.sum(axis=(1, 2))
+    use = inside & (win.max(axis=(1, 2)) >= min_conf) & (total > 0)
+    safe = np.where(total > 0, total, 1.0)
+    ref_x = (win * (c * valid)).sum(axis=(1, 2)) / safe / hm_w * LANDMARK_SIZE
+    ref_y = (win * (r * valid)).sum(axis=(1, 2)) / safe / hm_h * LANDMARK_SIZE
+    out[:m, 0] = np.where(use, ref_x, xy[:m, 0])
+    out[:m, 1] = np.where(use, ref_y, xy[:m, 1])
     return out
