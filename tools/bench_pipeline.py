@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         r = throughput(a.video, threads=th, loops=a.loops)
         row = {"threads": th, "frames": r.frames * a.loops, "model_only_fps": r.model_only_fps,
                "sequential_fps": r.sequential_fps, "pipeline_fps": r.pipeline_fps,
+               "pipeline_decoded_fps": r.pipeline_decoded_fps,
                "pipeline_with_pose": r.pipeline_with_pose, **r.ratios(),
                "infer_ms": r.latency.get("infer_ms"), "glass_to_feedback_ms": r.latency.get("glass_to_feedback_ms"),
                "peak_rss_mb": r.peak_rss_mb}
