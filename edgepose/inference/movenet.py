@@ -1,6 +1,7 @@
 """MoveNet SinglePose (Lightning 192 px / Thunder 256 px, INT8 or float) with crop-region tracking.
 
-The model takes one square RGB crop (uint8 pixels for the published INT8 and FP16 files) and
+The model takes one square RGB crop (0-255 pixels: uint8 in Google's published TFLite files,
+int32 in the ones `edgepose models fetch movenet-lightning` converts from Google's TF.js model) and
 returns ``[1, 1, 17, 3]``: per COCO keypoint ``(y, x, score)`` normalised to the crop. Accuracy
 depends on the crop: on video the next crop is a square around the hips sized from the torso and
 the body's extent in the last frame (the scheme of MoveNet's own tutorial); with nobody
