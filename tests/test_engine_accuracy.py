@@ -50,21 +50,37 @@ def test_beats_mediapipe_pipeline_on_same_images(scored):
         assert r["ap_mean"] > base["ap_mean"]
 
 
+def _visible(ann: dict, marks_visibility: bool) -> int:
+    """COCO's v=2 (labelled and visible); PoseTrack marks every labelled point v=1, so there a
+    labelled point counts as visible."""
+    v = np.asarray(ann["keypoints"]).reshape(17, 3)[:, 2]
+    return int((v == 2).sum()) if marks_visibility else int((v > 0).sum())
+
+
 def test_well_visible_people_are_found(scored, shared_tools):
-    """People with at least 10 labelled keypoints: nearly all are found (see the misses below)."""
+    """People with at least 10 visible (and, separately, 10 labelled) keypoints are found.
+
+    The misses are explained by tools/recall_misses.py (docs/benchmarks.md): with the landmark
+    model shown exactly where each missed person is, most still give no pose of their own (hidden
+    behind someone found, or the model's own pose flag stays low).
+    """
     cc, _ = shared_tools
     _, gts, cache = scored
-    total = found = 0
+    counts = {"visible": [0, 0], "labelled": [0, 0]}
     for f, g in gts.items():
+        marks = any(v == 2 for a in g["annotations"] for v in a["keypoints"][2::3])
         for im in g["images"]:
-            anns = [a for a in g["annotations"] if a["image_id"] == im["id"] and a["num_keypoints"] >= 10]
             poses = cache[(f.parent / im["file_name"]).resolve()]
             dk = [np.asarray(p["coco17"], float) for p in poses]
-            total += len(anns)
-            found += len(cc.greedy_matches(anns, dk, [p["score"] for p in poses], 0.1))
-    # Measured: 113 of 127 (0.89). The misses are a person cut by the image edge, a heavily occluded one,
-    # seated wheelchair dancers that the BlazePose detector does not fire on, and a walker
-    # hidden behind another in 8 Bonn frames.
-    print(f"found {found} of {total}")
-    assert total >= 100
-    assert found / total >= 0.87
+            sc = [p["score"] for p in poses]
+            mine = [a for a in g["annotations"] if a["image_id"] == im["id"]]
+            for kind, anns in (("visible", [a for a in mine if _visible(a, marks) >= 10]),
+                               ("labelled", [a for a in mine if a["num_keypoints"] >= 10])):
+                counts[kind][0] += len(cc.greedy_matches(anns, dk, sc, 0.1))
+                counts[kind][1] += len(anns)
+    print({k: f"{f} of {t}" for k, (f, t) in counts.items()})
+    # Measured 2026-11-24: >= 10 visible: 109 of 116 (0.94); >= 10 labelled: 113 of 127 (0.89).
+    found, total = counts["visible"]
+    assert total >= 100 and found / total >= 0.92
+    found, total = counts["labelled"]
+    assert total >= 100 and found / total >= 0.87
