@@ -114,3 +114,13 @@ def test_user_programs_dir_is_searched_and_shadows(tmp_path: Path, monkeypatch: 
 def test_parse_from_text_names_the_path() -> None:
     with pytest.raises(ProgramError, match="x/y/z.toml"):
         parse_program('kind = "pose"\n', Path("x/y/z.toml"))
+
+
+def test_rest_range_is_checked(tmp_path: Path) -> None:
+    reps = 'kind = "reps"\n[reps]\nsignal = "wrist_height"\ndirection = "up"\n'
+    f = tmp_path / "ok-rest.toml"
+    f.write_text(reps + "rest_range = [-1.3, 0.5]\n")
+    assert load_program(f).reps.rest_range == (-1.3, 0.5)
+    assert "empty" in _bad(tmp_path, reps + "rest_range = [0.5, -1.3]\n")
+    assert "[low, high]" in _bad(tmp_path, reps + "rest_range = 0.5\n")
+    assert load_program("shoulder-abduction").reps.rest_range == (-1.3, 0.5)

@@ -136,6 +136,28 @@ def test_shoulder_abduction_low_and_overhead_ranges() -> None:
     assert raises["rep_list"][0]["rom"]["shoulder"]["max"] > 80
 
 
+def test_arms_held_overhead_before_the_set_are_no_rep() -> None:
+    """A set that starts with the arms up (setting the bar, a stretch overhead) before they come
+    down to the sides: the stretch starts from no rest position, so only the raises count."""
+    def ramp(a: float, b: float, n: int) -> list[float]:
+        return [a + (b - a) * i / (n - 1) for i in range(n)]
+
+    start = [125.0] * 9 + ramp(125, 178, 9) + [178.0] * 6 + ramp(178, 10, 18) + [10.0] * 15
+    cycle = [10 + 80 * d for d in squat_depths(4, rep_s=2.5, rest_s=0.7)]
+    frames = [[front_pose(arms=a)] for a in start + cycle]
+    assert run("shoulder-abduction", frames)["reps"] == 4
+
+
+def test_rest_range_of_the_counter() -> None:
+    wave = [0.8 + 0.6 * max(0.0, math.sin(2 * math.pi * i / 60)) for i in range(120)]   # rests at 0.8
+    free = RepCounter("up", min_amplitude=0.2, smooth_s=0.0)
+    held = RepCounter("up", min_amplitude=0.2, smooth_s=0.0, rest_range=(-1.3, 0.5))
+    for i, x in enumerate(wave):
+        free.update(i / FPS, x)
+        held.update(i / FPS, x)
+    assert free.count == 2 and held.count == 0
+
+
 def test_jump_rope_counts_quick_bounces() -> None:
     rng = np.random.default_rng(11)
     frames = []

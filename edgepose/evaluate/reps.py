@@ -115,11 +115,15 @@ class RepCounter:
     detrend_s:
         When above 0, the signal's slow part (an average with this time constant) is removed
         first: for quick movements such as rope jumps, so sway and walking about do not count.
+    rest_range:
+        ``(low, high)`` in signal units: where a rep can start. A turning point outside it is
+        no start position (arms held overhead before an upright row, a glitch pose with the
+        wrists below the knees), so the swing that follows is not a rep.
     """
 
     def __init__(self, direction: str, min_amplitude: float, hysteresis: float = 0.35, smooth_s: float = 0.1,
                  window_s: float = 10.0, gap_reset_s: float = GAP_RESET_S, min_period_s: float = 0.0,
-                 detrend_s: float = 0.0) -> None:
+                 detrend_s: float = 0.0, rest_range: tuple[float, float] | None = None) -> None:
         if direction not in ("up", "down"):
             raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
         self.sign = 1.0 if direction == "up" else -1.0
@@ -128,6 +132,7 @@ class RepCounter:
         self.window_s = float(window_s)
         self.gap_reset_s = float(gap_reset_s)
         self.min_period_s = float(min_period_s)
+        self.rest_range = rest_range
         self.baseline = Smoother(detrend_s) if detrend_s > 0 else None
         self.smooth = Smoother(smooth_s)
         self.hist: deque[tuple[float, float]] = deque()
@@ -276,7 +281,10 @@ class RepCounter:
             r.t_end = self._near_rest_time(ext[0], band, after=r.t_far) or ext[1]
             self._close(self.open_rep)
             self.open_rep = None
-        self.rest = ext
+        v = self.sign * ext[0]  # the turning point in signal units (before detrending: see below)
+        ok = self.rest_range is None or self.baseline is not None or \
+            self.rest_range[0] <= v <= self.rest_range[1]
+        self.rest = ext if ok else None  # not a start position: the next swing is no rep
         self.seeking, self.ext = "max", (y, t)
         self.frame_rom, self.frame_faults = {}, set()
 

@@ -125,7 +125,7 @@ class Session:
             gap = 120.0 if program.clinical and program.clinical.test == "timed-up-and-go" else 2.0
             self.counter = RepCounter(spec.direction, spec.min_amplitude, spec.hysteresis, spec.smooth_s,
                                       spec.window_s, gap_reset_s=gap, min_period_s=spec.min_rep_s,
-                                      detrend_s=spec.detrend_s)
+                                      detrend_s=spec.detrend_s, rest_range=spec.rest_range)
         self.fb_counter: RepCounter | None = None
         if spec is not None and spec.fallback:
             self.fb_counter = RepCounter(spec.direction, spec.min_amplitude, spec.hysteresis, spec.smooth_s,

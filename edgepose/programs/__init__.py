@@ -83,6 +83,7 @@ class RepSpec:
     far_ratio: float | None = None  # a full rep takes the signal to this multiple of its rest value
     far_target: float | None = None  # ... or to this value (signal units)
     detrend_s: float = 0.0  # remove the signal's slower part (time constant, s) before counting
+    rest_range: tuple[float, float] | None = None  # where a rep can start from (signal units)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ class _Src:
 _TOP_KEYS = {"title", "kind", "description", "sides", "view", "hold_target_s", "check", "reps", "form", "clinical"}
 _CHECK_KEYS = {"measure", "range", "target", "tolerance", "margin", "weight", "cue_low", "cue_high", "phase", "view"}
 _REP_KEYS = {"signal", "direction", "combine", "min_amplitude", "hysteresis", "smooth_s", "window_s", "rom",
-             "rom_target", "min_rep_s", "max_rep_s", "cue_incomplete", "cue_fast", "fallback", "far_ratio", "far_target", "detrend_s"}
+             "rom_target", "min_rep_s", "max_rep_s", "cue_incomplete", "cue_fast", "fallback", "far_ratio", "far_target", "detrend_s",
+             "rest_range"}
 _CLIN_KEYS = {"test", "duration_s", "max_hold_s", "distance_m"}
 
 
@@ -322,8 +324,17 @@ def _reps(src: _Src, d: dict) -> RepSpec:
     max_rep = _num(src, kl("max_rep_s"), "max_rep_s", d.get("max_rep_s", 15.0), 0.1, 600, "in seconds, 0.1..600")
     if min_rep >= max_rep:
         raise src.error(kl("min_rep_s"), f"min_rep_s {min_rep} is not below max_rep_s {max_rep}", "make min_rep_s < max_rep_s")
+    rr = d.get("rest_range")
+    if rr is not None:
+        if not isinstance(rr, list) or len(rr) != 2:
+            raise src.error(kl("rest_range"), f"rest_range = {rr!r} is not [low, high]",
+                            "write rest_range = [-1.3, 0.5] (signal units)")
+        rr = (_num(src, kl("rest_range"), "rest_range", rr[0], -180.0, 180.0, "in signal units"),
+              _num(src, kl("rest_range"), "rest_range", rr[1], -180.0, 180.0, "in signal units"))
+        if rr[0] >= rr[1]:
+            raise src.error(kl("rest_range"), f"rest_range {list(rr)} is empty", "write the lower end first")
     return RepSpec(
-        signal=sig, direction=direction, combine=combine,
+        signal=sig, direction=direction, combine=combine, rest_range=rr,
         min_amplitude=_num(src, kl("min_amplitude"), "min_amplitude", d.get("min_amplitude", 0.2), 1e-6, amp_hi,
                            f"above 0 and at most {amp_hi:g}"),
         hysteresis=_num(src, kl("hysteresis"), "hysteresis", d.get("hysteresis", 0.35), 0.05, 0.9, "between 0.05 and 0.9"),
