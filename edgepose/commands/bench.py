@@ -10,7 +10,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure model invoke times and pipeline throughput on this device",
                        description="Measures, in one run: detector and landmark invoke time (float and, if "
-                       "built, int8), detector vs tracked frame cost, and with --video the pipeline against the "
+                       "built, int8; MoveNet if fetched), detector vs tracked frame cost, and with --video the pipeline against the "
                        "model alone and a sequential loop on the same frames.")
     p.add_argument("--video", type=Path, help="a video with one person (e.g. a clip from this camera)")
     p.add_argument("--threads", type=int, default=2)
@@ -26,7 +26,8 @@ def main(args: argparse.Namespace) -> int:
     rt, ver = runtime_info()
     mt = model_invoke_times(args.threads)
     res: dict = {"runtime": f"{rt} {ver}", "threads": args.threads, "detector_ms": round(mt.detector_ms, 2),
-                 "landmark_ms": {k: round(v, 2) for k, v in mt.landmark_ms.items()}}
+                 "landmark_ms": {k: round(v, 2) for k, v in mt.landmark_ms.items()},
+                 "movenet_ms": {k: round(v, 2) for k, v in mt.movenet_ms.items()}}
     if args.video:
         res.update(frame_costs(decode_all(args.video, 300), args.threads))
         t = throughput(args.video, args.threads, args.loops)
@@ -42,6 +43,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"detector          {res['detector_ms']:7.2f} ms")
     for k, v in res["landmark_ms"].items():
         print(f"landmark {k:8s} {v:7.2f} ms")
+    for k, v in res["movenet_ms"].items():
+        print(f"{k:17s} {v:7.2f} ms  (single person, the whole model)")
     if "pipeline" in res:
         p = res["pipeline"]
         print(f"frame with detector {res['detector_frame_ms']} ms, tracked frame {res['tracked_frame_ms']} ms")
