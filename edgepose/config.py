@@ -303,11 +303,25 @@ def _camera(t: _Table) -> CameraConfig:
     return CameraConfig(source=src, width=width, height=height, fps=fps)
 
 
+def _pose_models() -> list[str]:
+    """Manifest models that can be the pose model (``movenet-lightning``...), dash-spelt."""
+    from edgepose.errors import ModelError
+    from edgepose.inference import models
+
+    try:
+        entries, _ = models.load_manifest()
+    except ModelError:
+        return []
+    return [n.replace("_", "-") for n, e in entries.items() if e.decoder == "movenet"]
+
+
 def _model(t: _Table) -> ModelConfig:
     lm = t.string("landmark", "default")
-    if lm not in LANDMARK_VARIANTS and not lm.endswith(".tflite"):
-        raise t.fail("landmark", f"{lm!r} is neither a variant nor a model file",
-                     "use \"default\", \"float\", \"lean\", \"int8\" or the path of a .tflite file")
+    named = _pose_models()
+    if lm not in LANDMARK_VARIANTS and lm not in named and not lm.endswith(".tflite"):
+        raise t.fail("landmark", f"{lm!r} is neither a variant, a model of the manifest nor a model file",
+                     "use \"default\", \"float\", \"lean\", \"int8\", "
+                     + "".join(f'"{n}", ' for n in named) + "or the path of a .tflite file")
     threads = t.integer("threads", 4, 1, 64)
     dl = t.string("delegate", "xnnpack")
     if dl not in DELEGATES and ".so" not in Path(dl).name:

@@ -106,6 +106,7 @@ password = "p"
         ("[gpio]\nenabled = 1", "gpio.enabled", "true or false"),
         ("[model]\ndelegate = \"gpu\"", "model.delegate", "\"xnnpack\", \"edgetpu\""),
         ("[model]\nlandmark = \"heavy\"", "model.landmark", ".tflite"),
+        ("[model]\nlandmark = \"movenet\"", "model.landmark", "\"movenet-lightning\""),
         ("[model]\nthreads = 0", "model.threads", "from 1"),
         ("[display]\nkind = \"lcd\"", "display.kind", "'ssd1306'"),
         ("[display]\nkind = \"ssd1306\"\n[gpio.leds]\nfault = 3", "gpio.leds.fault", "I2C"),
@@ -163,3 +164,11 @@ def test_unreadable_file_is_named(tmp_path):
     p.write_bytes(b"\xff\xfe[camera]")
     with pytest.raises(ConfigError, match=str(p)):
         load_config(p)
+
+
+def test_manifest_pose_models_are_accepted(tmp_path):
+    from edgepose.config import load_config
+
+    f = tmp_path / "edgepose.toml"
+    f.write_text('[model]\nlandmark = "movenet-lightning"\n')
+    assert load_config(f).model.landmark == "movenet-lightning"
