@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="detector on overlapping tiles too, for small people (auto: when --people > 1)")
     p.add_argument("--detector-every", type=int, default=10,
                    help="frames between detector runs while fewer than --people are tracked (default 10)")
-    p.add_argument("--model", default="default", help="landmark model: float, int8 or a .tflite path")
+    p.add_argument("--model", default="default", help="landmark model: default, float, lean, int8 or a BlazePose .tflite path (multi-person)")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
     p.add_argument("--min-hits", type=int, default=3, help="frames a new person must be seen before getting an id")
     p.add_argument("--no-video", action="store_true", help="skip annotated.mp4")

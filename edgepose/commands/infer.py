@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image, folder of images (name order) or video")
     p.add_argument("--out", required=True, type=Path, help="JSON Lines file to write")
     p.add_argument("--model", default="default",
-                   help="landmark model: default, float, lean, int8 or a .tflite path (default: what the device uses)")
+                   help="pose model: default, float, lean, int8, movenet-lightning, movenet-thunder (single person) or a "
+                   ".tflite path (default: what the device uses)")
     p.add_argument("--max-people", type=int, default=20, help="most persons per image or frame (default 20)")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
     p.add_argument("--delegate", default=None, help="xnnpack (default), edgetpu, or a delegate .so path")
