@@ -118,7 +118,8 @@ class RepCounter:
     rest_range:
         ``(low, high)`` in signal units: where a rep can start. A turning point outside it is
         no start position (arms held overhead before an upright row, a glitch pose with the
-        wrists below the knees), so the swing that follows is not a rep.
+        wrists further from the shoulders than arms reach), so the swing that follows is not a
+        rep. Not applied with ``detrend_s`` (the detrended signal has no absolute level).
     """
 
     def __init__(self, direction: str, min_amplitude: float, hysteresis: float = 0.35, smooth_s: float = 0.1,
@@ -281,7 +282,8 @@ class RepCounter:
             r.t_end = self._near_rest_time(ext[0], band, after=r.t_far) or ext[1]
             self._close(self.open_rep)
             self.open_rep = None
-        v = self.sign * ext[0]  # the turning point in signal units (before detrending: see below)
+        v = self.sign * ext[0]  # the turning point in signal units
+        # a detrended signal has no absolute level, so a rest range cannot apply to it
         ok = self.rest_range is None or self.baseline is not None or \
             self.rest_range[0] <= v <= self.rest_range[1]
         self.rest = ext if ok else None  # not a start position: the next swing is no rep

@@ -333,6 +333,9 @@ def _reps(src: _Src, d: dict) -> RepSpec:
               _num(src, kl("rest_range"), "rest_range", rr[1], -180.0, 180.0, "in signal units"))
         if rr[0] >= rr[1]:
             raise src.error(kl("rest_range"), f"rest_range {list(rr)} is empty", "write the lower end first")
+        if d.get("detrend_s", 0.0):
+            raise src.error(kl("rest_range"), "rest_range cannot apply to a detrended signal (detrend_s)",
+                            "remove rest_range or detrend_s")
     return RepSpec(
         signal=sig, direction=direction, combine=combine, rest_range=rr,
         min_amplitude=_num(src, kl("min_amplitude"), "min_amplitude", d.get("min_amplitude", 0.2), 1e-6, amp_hi,
