@@ -124,4 +124,4 @@ def test_rest_range_is_checked(tmp_path: Path) -> None:
     assert "empty" in _bad(tmp_path, reps + "rest_range = [0.5, -1.3]\n")
     assert "[low, high]" in _bad(tmp_path, reps + "rest_range = 0.5\n")
     assert "detrend" in _bad(tmp_path, reps + "rest_range = [0, 1]\ndetrend_s = 1.0\n")
-    assert load_program("shoulder-abduction").reps.rest_range == (-1.3, 0.5)
+    assert load_program("shoulder-abduction").reps.rest_range == (-1.3, 0.6)

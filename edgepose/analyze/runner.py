@@ -129,7 +129,10 @@ def make_engine(cfg: AnalyzeConfig) -> PoseEstimator:
     return PoseEngine(EngineConfig(landmark=cfg.model, max_people=cfg.people, threads=cfg.threads,
                                    tiles=cfg.tiles, detector_every=cfg.detector_every, smoothing=True,
                                    # offline: a whole tile scan at once beats spreading it over frames
-                                   tiles_per_frame=0))
+                                   tiles_per_frame=0,
+                                   # recorded footage may come from a moving camera; motion regions
+                                   # are for the appliance's fixed one
+                                   motion=False))
 
 
 @dataclass

@@ -8,7 +8,11 @@ the frame before (the model's two helper points), so the detector runs only when
 tracked, around a person just lost (one call on that region), or every ``detector_every``
 frames while fewer than ``max_people`` are tracked; a search runs the whole-frame detector and,
 where people may be small, the tiles, spread over frames (``tiles_per_frame``) except on the
-first search of a video. Keypoints are smoothed with a One Euro filter per person.
+first search of a video. While someone is missing, the regions where the picture moved are
+tried too (:mod:`edgepose.inference.motion`, for a fixed camera): the detector keys on faces, and a
+person seen from behind or back-lit is found as soon as they move. Every candidate, from the
+detector or from motion, must satisfy the landmark model. Keypoints are smoothed with a One Euro
+filter per person.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from edgepose.errors import ModelError
 from edgepose.filters import OneEuroFilter
 from edgepose.inference import models
 from edgepose.inference.blazepose import Detection, LandmarkModel, LandmarkResult, PoseDetector
+from edgepose.inference.motion import MotionRegions
 from edgepose.inference.roi import Roi
 from edgepose.pose import Pose
 
@@ -114,6 +119,9 @@ class EngineConfig:
         were measured to add people but lower PCK).
     models_dir: where the models are (default :func:`edgepose.inference.models.models_dir`).
     tiles_per_frame: tile detector calls per video frame during a search; 0 scans all at once.
+    motion: in video, while fewer than ``max_people`` are tracked, also try the regions where the
+        picture moved (:mod:`edgepose.inference.motion`): people the face-keyed detector misses
+        (from behind, back-lit, small) are found as soon as they move. For a fixed camera.
     """
 
     landmark: str = "default"
@@ -128,6 +136,7 @@ class EngineConfig:
     detector_path: str | None = None
     models_dir: Path | None = None  # None: edgepose.inference.models.models_dir()
     tiles_per_frame: int = TILES_PER_FRAME  # video: tile calls per frame during a scan; 0 = all at once
+    motion: bool = True
 
     def __post_init__(self) -> None:
         if self.max_people < 1:
@@ -153,6 +162,7 @@ class EngineStats:
     detector_frames: int = 0
     detector_calls: int = 0
     landmark_calls: int = 0
+    motion_found: int = 0  # people first found in a region of motion (none by the detector)
 
 
 TILE_LEVELS = (0.6, 0.35)
@@ -160,6 +170,10 @@ TILE_LEVELS = (0.6, 0.35)
 # found a 45-px person in a 240x135 clip, but over tools/reps_robustness.py's 76 variants its tiny
 # tiles' false hits cost more than they found (59/76 counted right, against 62/76 with 96).
 MIN_TILE = 96
+MOTION_REGIONS = 2      # motion regions tried per frame while someone is missing
+MOTION_ROI_SCALE = 1.6  # their square ROI: this times the region's longer side
+MOTION_MIN_FLAG = 0.9   # pose flag and body visibility a person found by motion alone needs
+MOTION_MIN_VISIBILITY = 0.6
 
 
 def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overlap: float = 0.3
@@ -242,6 +256,7 @@ class PoseEngine:
         self._since_detect = 0
         self._scan: list[tuple[int, int, int, int]] | None = None
         self._searched_once = False
+        self._motion = MotionRegions() if self.config.motion else None
 
     # ------------------------------------------------------------------ detection
     def _use_tiles(self, image: np.ndarray) -> bool:
@@ -346,6 +361,8 @@ class PoseEngine:
         self._since_detect = 0
         self._scan = None
         self._searched_once = False
+        if self._motion is not None:
+            self._motion.reset()
 
     def process(self, image: np.ndarray, t: float) -> list[Pose]:
         """Poses in the next video frame at time ``t`` seconds, tracked and smoothed.
@@ -425,6 +442,13 @@ class PoseEngine:
             if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
                 continue
             found.append(r)
+        if self._motion is not None:
+            if want_more:
+                self._motion.update(image)
+                if not found:
+                    found = self._from_motion(image, tracks)
+            else:
+                self._motion.reset()  # its history would be stale when it is next needed
         for r in self._rank(self._dedupe(found)):
             if len(tracks) >= c.max_people:
                 break
@@ -440,6 +464,29 @@ class PoseEngine:
             p.track_hint = tr.hint  # type: ignore[attr-defined]
             poses.append(p)
         return poses
+
+    def _from_motion(self, image: np.ndarray, tracks: list[_Track]) -> list[LandmarkResult]:
+        """People in the regions where the picture moved, checked by the landmark model like any
+        detection (two passes: the region's square, then the ROI the model itself gives)."""
+        assert self._motion is not None
+        c = self.config
+        out: list[LandmarkResult] = []
+        for x, y, w, h in self._motion.regions(MOTION_REGIONS):
+            cx, cy = x + w / 2, y + h / 2
+            if any(_region_holds(t_.result.keypoints, cx, cy, w, h) for t_ in tracks):
+                continue  # the motion of someone already tracked
+            r = self._landmarks(image, Roi(cx, cy, MOTION_ROI_SCALE * max(w, h), 0.0))
+            if r.score < c.min_pose_score:
+                continue
+            r = self._landmarks(image, r.next_roi())
+            # stricter than for a detection: nothing but the landmark model vouches for this one
+            if r.score < MOTION_MIN_FLAG or body_visibility(r.keypoints) < MOTION_MIN_VISIBILITY:
+                continue
+            if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
+                continue
+            out.append(r)
+            self.stats.motion_found += 1
+        return out
 
     def _rank_tracks(self, tracks: list[_Track]) -> list[_Track]:
         order = {id(r): i for i, r in enumerate(self._rank([t_.result for t_ in tracks]))}
@@ -463,6 +510,16 @@ def _region_around(roi: Roi, w: int, h: int, scale: float = 1.6) -> tuple[int, i
     if x1 - x0 < 16 or y1 - y0 < 16:
         return None
     return x0, y0, x1 - x0, y1 - y0
+
+
+def _region_holds(kp: np.ndarray, cx: float, cy: float, w: float, h: float) -> bool:
+    """A motion region's centre lies inside a tracked person's keypoint box."""
+    vis = kp[kp[:, 2] > 0.3]
+    if len(vis) < 3:
+        return False
+    x0, y0 = vis[:, :2].min(0)
+    x1, y1 = vis[:, :2].max(0)
+    return bool(x0 <= cx <= x1 and y0 <= cy <= y1)
 
 
 def _same_hips(hip: np.ndarray, kp: np.ndarray, frac: float = 0.12) -> bool:
