@@ -103,7 +103,7 @@ class Appliance:
             engine=EngineConfig(landmark=m.landmark, max_people=m.max_people, threads=m.threads,
                                 delegate=None if m.delegate == "xnnpack" else m.delegate,
                                 detector_every=m.detector_every or EngineConfig.detector_every,
-                                models_dir=self.cfg.device.models_dir),
+                                motion=m.motion, models_dir=self.cfg.device.models_dir),
             width=self.cfg.camera.width, height=self.cfg.camera.height,
             extra_sinks=[self._feedback_sink], heartbeat=self.heartbeat.beat,
             telemetry=self.telemetry,

@@ -94,6 +94,7 @@ class ModelConfig:
     delegate: str = "xnnpack"
     max_people: int = 1
     detector_every: int = 0  # 0: run the detector only when tracking is lost
+    motion: bool = True  # also look where the picture moved while someone is missing (fixed camera)
 
 
 @dataclass(frozen=True)
@@ -329,8 +330,10 @@ def _model(t: _Table) -> ModelConfig:
                      "use \"xnnpack\", \"edgetpu\" or the path of an external delegate library (.so)")
     max_people = t.integer("max_people", 1, 1, 32)
     det = t.integer("detector_every", 0, 0, 10_000)
+    motion = t.boolean("motion", True)
     t.done()
-    return ModelConfig(landmark=lm, threads=threads, delegate=dl, max_people=max_people, detector_every=det)
+    return ModelConfig(landmark=lm, threads=threads, delegate=dl, max_people=max_people, detector_every=det,
+                       motion=motion)
 
 
 def _program(t: _Table) -> ProgramConfig:

@@ -172,3 +172,14 @@ def test_manifest_pose_models_are_accepted(tmp_path):
     f = tmp_path / "edgepose.toml"
     f.write_text('[model]\nlandmark = "movenet-lightning"\n')
     assert load_config(f).model.landmark == "movenet-lightning"
+
+
+def test_motion_can_be_switched_off(tmp_path):
+    from edgepose.config import load_config
+
+    f = tmp_path / "edgepose.toml"
+    f.write_text("[model]\nmotion = false\n")
+    assert load_config(f).model.motion is False
+    f.write_text("[model]\nmotion = 1\n")
+    with pytest.raises(Exception, match="model.motion"):
+        load_config(f)

@@ -46,6 +46,7 @@ def main(args: argparse.Namespace) -> int:
         # 0 in the config: the detector runs only to replace a lost person, and to look for more
         # people at the engine's default interval while fewer than max_people are tracked.
         detector_every=m.detector_every or EngineConfig.detector_every,
+        motion=m.motion,
         models_dir=cfg.device.models_dir,
     )
     mqtt = None
