@@ -162,7 +162,7 @@ class EngineStats:
     detector_frames: int = 0
     detector_calls: int = 0
     landmark_calls: int = 0
-    motion_found: int = 0  # people first found in a region of motion (none by the detector)
+    motion_found: int = 0  # candidates found in a region of motion and confirmed by the landmark model
 
 
 TILE_LEVELS = (0.6, 0.35)
@@ -473,7 +473,7 @@ class PoseEngine:
         out: list[LandmarkResult] = []
         for x, y, w, h in self._motion.regions(MOTION_REGIONS):
             cx, cy = x + w / 2, y + h / 2
-            if any(_region_holds(t_.result.keypoints, cx, cy, w, h) for t_ in tracks):
+            if any(_region_holds(t_.result.keypoints, cx, cy) for t_ in tracks):
                 continue  # the motion of someone already tracked
             r = self._landmarks(image, Roi(cx, cy, MOTION_ROI_SCALE * max(w, h), 0.0))
             if r.score < c.min_pose_score:
@@ -512,7 +512,7 @@ def _region_around(roi: Roi, w: int, h: int, scale: float = 1.6) -> tuple[int, i
     return x0, y0, x1 - x0, y1 - y0
 
 
-def _region_holds(kp: np.ndarray, cx: float, cy: float, w: float, h: float) -> bool:
+def _region_holds(kp: np.ndarray, cx: float, cy: float) -> bool:
     """A motion region's centre lies inside a tracked person's keypoint box."""
     vis = kp[kp[:, 2] > 0.3]
     if len(vis) < 3:
