@@ -18,6 +18,7 @@ APT_PACKAGES=(
   shellcheck systemd                  # checks of firmware scripts and the systemd unit
   chromium                            # headless browser for the dashboard test
   libgl1 libglib2.0-0                 # runtime libraries of the OpenCV/LiteRT wheels
+  xvfb xdotool x11-utils imagemagick  # live-window tests: a virtual X screen, keys, screenshots
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -33,10 +34,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian starts the mosquitto service on install; tests start their own brokers on free ports.
 
+# The system interpreter (Debian / Raspberry Pi OS), not whatever python3 is first on PATH (pyenv,
+# conda ...): --system-site-packages must see Debian's own packages (python3-picamera2 on a Pi).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv"
+  echo "==> creating .venv with $PY ($("$PY" --version 2>&1))"
   # --system-site-packages lets a Raspberry Pi use Debian's python3-picamera2.
-  python3 -m venv --system-site-packages .venv
+  "$PY" -m venv --system-site-packages .venv
+else
+  echo "==> using the existing .venv ($(.venv/bin/python --version 2>&1), $(readlink -f .venv/bin/python))"
 fi
 echo "==> pip: installing edgepose and its test tools"
 .venv/bin/python -m pip install -q --upgrade pip
