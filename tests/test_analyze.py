@@ -15,9 +15,9 @@ import pytest
 from test_tracking_data import BONN, DATA, bonn_gt
 
 from edgepose.analyze.runner import AnalyzeConfig, analyze
+from edgepose.analyze.tracking import oks_matrix
 from edgepose.cli import main as cli_main
 from edgepose.errors import SourceError
-from edgepose.tracking import oks_matrix
 
 SINGLE = DATA / "video" / "dance_single_office.mp4"
 
@@ -238,9 +238,9 @@ def test_default_output_folder_and_bad_people_count(tmp_path, monkeypatch, capsy
 def test_real_dancer_who_leaves_for_two_seconds_comes_back_with_the_same_id():
     """Two real dancers side by side; the right one is hidden for 50 frames (longer than the
     tracker coasts), then returns: re-identification gives the old id back."""
-    from edgepose.analyze.bench import grid_frames
     from edgepose.analyze.runner import make_engine
-    from edgepose.tracking import Tracker
+    from edgepose.analyze.tracking import Tracker
+    from edgepose.bench.analyze import grid_frames
 
     clip = grid_frames(SINGLE, 2, 100)
     for f in range(20, 70):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
-from edgepose.app import Appliance
+from edgepose.appliance.app import Appliance
+from edgepose.appliance.controller import State
 from edgepose.config import loads
-from edgepose.controller import State
 from tests.conftest import need_data
 from tests.conftest import wait_for as _wait_for
 from tests.mqtt_broker import Subscriber, broker_fixture  # noqa: F401  (fixture)

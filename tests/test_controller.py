@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgepose.controller import Controller, State, StateChange
+from edgepose.appliance.controller import Controller, State, StateChange
 
 
 class Clock:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from mqtt_broker import broker_fixture, free_port  # noqa: F401  (the "broker" fixture)
 
-from edgepose.cli import main
-from edgepose.commands.doctor import (
+from edgepose.appliance.doctor import (
     _manifest_status,
     check_broker,
     check_camera,
@@ -18,6 +17,7 @@ from edgepose.commands.doctor import (
     check_state_dir,
     load_for_doctor,
 )
+from edgepose.cli import main
 from edgepose.config import loads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +157,7 @@ def test_load_for_doctor_falls_back_to_defaults(tmp_path):
 def test_alsa_names_come_from_aplay():
     import shutil
 
-    from edgepose.commands.doctor import alsa_pcm_names
+    from edgepose.appliance.doctor import alsa_pcm_names
 
     if shutil.which("aplay") is None:
         pytest.skip("aplay not installed (apt-get install alsa-utils)")

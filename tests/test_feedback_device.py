@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from edgepose.appliance.controller import Controller, State
 from edgepose.config import loads
-from edgepose.controller import Controller, State
 from edgepose.feedback.device import DeviceFeedback, form_of, open_device_feedback
 from edgepose.feedback.display import FramebufferDisplay, SSD1306Display
 from edgepose.feedback.leds import LedPattern, StatusLeds

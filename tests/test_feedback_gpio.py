@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from edgepose.appliance.controller import Controller, State
 from edgepose.config import loads
-from edgepose.controller import Controller, State
 from edgepose.feedback.button import StartButton
 from edgepose.feedback.leds import FAULT_SEQUENCE, LedPattern, StatusLeds
 from tests.conftest import wait_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgepose.filters import OneEuroFilter
+from edgepose.inference.filters import OneEuroFilter
 
 FPS = 30.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgepose.commands.match import match_images
+from edgepose.evaluate.media import match_images
 from edgepose.inference.engine import EngineConfig, PoseEngine
 from edgepose.programs import list_programs, load_program
 

@@ -171,7 +171,7 @@ def test_a_changed_npm_package_is_refused(tmp_path, monkeypatch):
 
 
 def test_bench_times_the_fetched_movenet_models(movenet_paths):
-    from edgepose.bench import model_invoke_times
+    from edgepose.bench.engine import model_invoke_times
 
     mt = model_invoke_times(2, landmarks=("lean",))
     assert set(mt.movenet_ms) == {"movenet-lightning", "movenet-thunder"}

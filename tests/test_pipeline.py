@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edgepose.capture.frame import Frame
-from edgepose.pipeline import Mailbox, Pipeline, PipelineError
+from edgepose.live.pipeline import Mailbox, Pipeline, PipelineError
 from tests.conftest import ROOT, need_data
 
 

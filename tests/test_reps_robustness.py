@@ -2,7 +2,7 @@
 
 The variants are made with the same code as ``tools/reps_robustness.py`` (mirror image, every
 2nd frame dropped = half the frame rate, 10 degree rotation, 15 % trimmed off both ends), and
-counted by ``edgepose.run.run_session`` end to end. Measured with this code (2026-11-24; the
+counted by ``edgepose.live.runner.run_session`` end to end. Measured with this code (2026-11-24; the
 whole table, with the engine-limited variants, is in docs/benchmarks.md "Rep counting
 robustness"): every variant below counts exactly.
 
@@ -54,7 +54,7 @@ CASES = [
 @pytest.mark.parametrize(("video", "transform"), CASES)
 def test_transformed_clip_counts(video: str, transform: str, tmp_path: Path) -> None:
     from edgepose.inference.engine import EngineConfig
-    from edgepose.run import RunOptions, run_session
+    from edgepose.live.runner import RunOptions, run_session
 
     tool = _tool()
     v = TRUTH[video]

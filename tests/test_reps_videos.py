@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgepose.inference.engine import EngineConfig
-from edgepose.run import RunOptions, run_session
+from edgepose.live.runner import RunOptions, run_session
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "exercise"
 TRUTH = {v["file"]: v for v in json.loads((DATA / "rep_counts.json").read_text())["videos"]} if DATA.exists() else {}

@@ -97,7 +97,7 @@ def _engine_or_skip():
 
 def _stream(path, people: int, frames: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """id -> (t, angles) from the real engine and tracker on the first ``frames`` frames."""
-    from edgepose.tracking import Tracker
+    from edgepose.analyze.tracking import Tracker
 
     PoseEngine, EngineConfig = _engine_or_skip()
     try:

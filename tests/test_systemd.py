@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgepose.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger, watchdog_interval
+from edgepose.appliance.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger, watchdog_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "edgepose.service"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from test_tracking_data import BONN, as_pose, bonn_gt
 
+from edgepose.analyze.tracking import Tracker, TrackerConfig, box_of, iou_matrix, oks_matrix
 from edgepose.pose import Pose
-from edgepose.tracking import Tracker, TrackerConfig, box_of, iou_matrix, oks_matrix
 
 pytestmark = pytest.mark.skipif(not BONN.exists(), reason=f"shared data missing: {BONN}")
 

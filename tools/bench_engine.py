@@ -21,7 +21,7 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgepose.bench import decode_all, frame_costs, model_invoke_times, peak_rss_mb, people_scaling  # noqa: E402
+from edgepose.bench.engine import decode_all, frame_costs, model_invoke_times, peak_rss_mb, people_scaling  # noqa: E402
 from edgepose.inference.engine import EngineConfig, make_engine  # noqa: E402
 
 VIDEO_MODELS = ("float", "lean", "int8", "movenet-lightning", "movenet-thunder")

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgepose.bench import throughput  # noqa: E402
+from edgepose.bench.engine import throughput  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +102,7 @@ class PacedVideo:
 
 def paced_latency(video: Path, fps: float) -> dict:
     from edgepose.inference.engine import EngineConfig, PoseEngine
-    from edgepose.pipeline import Pipeline
+    from edgepose.live.pipeline import Pipeline
 
     eng = PoseEngine(EngineConfig())
     st = Pipeline(PacedVideo(video, fps), lambda f: eng.process(f.image, f.t_media)).run()

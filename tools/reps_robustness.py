@@ -141,7 +141,7 @@ def make_variant(src: Path, tr: Transform, out: Path) -> list[int]:
 
 def poses_for(video: Path, tr: Transform, cache: Path, fresh: bool) -> tuple[Path, list[int]]:
     """The cached pose stream of one variant (the engine is run once per variant)."""
-    from edgepose.run import RunOptions, run_session
+    from edgepose.live.runner import RunOptions, run_session
 
     jl = cache / f"{video.stem}.{tr.name}.jsonl"
     idx = cache / f"{video.stem}.{tr.name}.keep.json"

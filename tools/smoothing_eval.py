@@ -180,7 +180,7 @@ def evaluate(name: str, make: Callable | None, clips, g, ids, bonn_rows) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edgepose.filters import OneEuroFilter
+    from edgepose.inference.filters import OneEuroFilter
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", nargs="*", default=[], help="min_cutoff,beta,d_cutoff triples")

@@ -1,7 +1,7 @@
 """``edgepose analyze``: every frame through the pose engine and the tracker, then exports.
 
 Pass 1 reads every frame, runs the multi-person engine, gives each performer a stable id with
-:class:`edgepose.tracking.Tracker` and appends one JSON line per frame to ``poses.jsonl``
+:class:`edgepose.analyze.tracking.Tracker` and appends one JSON line per frame to ``poses.jsonl``
 (flushed as it goes, so a file that breaks midway keeps everything read before). Frames are held
 back :attr:`Tracker.latency` frames so that a new performer's first poses get the id their track
 receives when it is confirmed.
@@ -25,8 +25,8 @@ from typing import Protocol, TextIO
 import numpy as np
 
 from edgepose.analyze.frames import FrameReader, SourceInfo
+from edgepose.analyze.tracking import Tracker, TrackerConfig
 from edgepose.pose import Pose
-from edgepose.tracking import Tracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 

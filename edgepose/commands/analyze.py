@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from edgepose.tracking import TrackerConfig
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -37,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from edgepose.analyze.runner import AnalyzeConfig, analyze, default_out_dir
+    from edgepose.analyze.tracking import TrackerConfig
 
     if args.people < 1:
         print(f"edgepose analyze: --people must be at least 1, got {args.people}", file=sys.stderr)

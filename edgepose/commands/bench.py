@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from edgepose.bench import decode_all, frame_costs, model_invoke_times, peak_rss_mb, throughput
+    from edgepose.bench.engine import decode_all, frame_costs, model_invoke_times, peak_rss_mb, throughput
     from edgepose.inference.runtime import runtime_info
 
     rt, ver = runtime_info()

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from edgepose.inference.engine import EngineConfig
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -31,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from edgepose.infer import run_infer
+    from edgepose.inference.batch import run_infer
+    from edgepose.inference.engine import EngineConfig
 
     cfg = EngineConfig(landmark=args.model, max_people=args.max_people, threads=args.threads,
                        delegate=args.delegate, tiles=args.tiles)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from edgepose.evaluate.media import BEST_MIN_SCORE, match_images
 
-BEST_MIN_SCORE = 0.5  # below this no target fits (the checks are on average a margin out)
+__all__ = ["register", "main", "match_images", "BEST_MIN_SCORE"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,45 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-score", type=float, default=BEST_MIN_SCORE,
                    help=f"best is null when no program scores at least this (default {BEST_MIN_SCORE})")
     p.set_defaults(func=main)
-
-
-def match_images(paths: Iterable[str], engine=None, min_score: float = BEST_MIN_SCORE) -> Iterator[dict]:
-    """One result dict per image, in order (the ``edgepose match`` line format)."""
-    import cv2
-
-    from edgepose.evaluate.angles import measure_pose
-    from edgepose.evaluate.match import rank
-    from edgepose.evaluate.person import PersonPicker
-    from edgepose.programs import list_programs, load_program
-
-    programs = [load_program(i.name) for i in list_programs() if i.kind == "pose"]
-    own = engine is None
-    if own:
-        from edgepose.inference.engine import EngineConfig, PoseEngine
-
-        engine = PoseEngine(EngineConfig(max_people=1))
-    try:
-        for src in paths:
-            row: dict = {"source": src, "best": None, "scores": {p.name: 0.0 for p in programs}}
-            img = cv2.imread(src, cv2.IMREAD_COLOR) if Path(src).is_file() else None
-            if img is None:
-                why = "no such file" if not Path(src).exists() else "not a readable image"
-                row["error"] = f"{src}: {why}; give a JPEG or PNG file"
-                yield row
-                continue
-            poses = engine.detect_image(img)
-            row["people"] = len(poses)
-            pose = PersonPicker().pick(poses, 0.0)
-            if pose is not None:
-                results = rank(programs, measure_pose(pose))
-                row["scores"] = {r.program: round(r.score, 4) for r in sorted(results, key=lambda r: r.program)}
-                if results and results[0].score >= min_score:
-                    row["best"] = results[0].program
-                    row["mirrored"] = results[0].mirrored
-            yield row
-    finally:
-        if own:
-            engine.close()
 
 
 def main(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from edgepose.config import load_config
     from edgepose.inference.engine import EngineConfig
-    from edgepose.run import RunOptions, run_session
+    from edgepose.live.runner import RunOptions, run_session
 
     cfg = load_config(args.config)
     m = cfg.model

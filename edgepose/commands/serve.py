@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from edgepose.app import Appliance, with_source
+    from edgepose.appliance.app import Appliance, with_source
     from edgepose.config import load_config
 
     cfg = load_config(args.config)

@@ -28,55 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _samples_images(paths: list[str], engine) -> list:
-    import cv2
-
-    from edgepose.evaluate.angles import measure_pose
-    from edgepose.evaluate.person import PersonPicker
-
-    out = []
-    for src in paths:
-        img = cv2.imread(src, cv2.IMREAD_COLOR) if Path(src).is_file() else None
-        if img is None:
-            raise ValueError(f"{src}: cannot read this image; give a JPEG or PNG file")
-        pose = PersonPicker().pick(engine.detect_image(img), 0.0)
-        if pose is None:
-            print(f"edgepose teach: no person found in {src}; skipped", file=sys.stderr)
-            continue
-        out.append(measure_pose(pose))
-    return out
-
-
-def _samples_video(path: Path, start: float, end: float | None, engine) -> list:
-    import cv2
-
-    from edgepose.evaluate.angles import measure_pose
-    from edgepose.evaluate.person import PersonPicker
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: cannot open this video; give a readable video file")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    picker = PersonPicker()
-    out, i = [], 0
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            t = i / fps
-            i += 1
-            if t < start or (end is not None and t > end):
-                continue
-            pose = picker.pick(engine.process(frame, t), t)
-            if pose is not None:
-                out.append(measure_pose(pose))
-    finally:
-        cap.release()
-    return out
-
-
 def main(args: argparse.Namespace) -> int:
+    from edgepose.evaluate.media import samples_from_images, samples_from_video
     from edgepose.evaluate.teach import learn, to_toml
     from edgepose.inference.engine import EngineConfig, PoseEngine
     from edgepose.programs import BUILTIN_DIR, NAME_RE, parse_program, user_dir
@@ -93,10 +46,11 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.name!r} is a built-in program; choose another name or add --force to shadow it")
     with PoseEngine(EngineConfig(max_people=1)) as engine:
         if args.video:
-            samples = _samples_video(args.video, args.start, args.end, engine)
+            samples = samples_from_video(args.video, args.start, args.end, engine)
             source = str(args.video)
         else:
-            samples = _samples_images(args.images, engine)
+            samples = samples_from_images(
+                args.images, engine, lambda s: print(f"edgepose teach: no person found in {s}; skipped", file=sys.stderr))
             source = ", ".join(args.images)
     taught = learn(samples)
     text = to_toml(args.name, args.title or args.name, args.description or f"Taught pose {args.name}", taught,

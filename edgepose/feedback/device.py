@@ -1,7 +1,7 @@
 """The device's outputs in one place: LEDs, display and voice, driven by the controller and the evaluator.
 
 :class:`DeviceFeedback` is what the appliance loop talks to. It listens to the
-:class:`~edgepose.controller.Controller` (state and program changes) and takes one call per
+:class:`~edgepose.appliance.controller.Controller` (state and program changes) and takes one call per
 evaluated frame (:meth:`DeviceFeedback.frame`); it decides the LED pattern, renders the overlay
 for a screen, feeds the OLED and speaks cues, without blocking the caller on audio.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.controller import Controller, State, StateChange
+from edgepose.appliance.controller import Controller, State, StateChange
 from edgepose.feedback.display import Display, NullDisplay
 from edgepose.feedback.leds import LedPattern
 from edgepose.feedback.overlay import Hud, draw_overlay

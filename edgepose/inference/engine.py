@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from edgepose.errors import ModelError
-from edgepose.filters import OneEuroFilter
 from edgepose.inference import models
 from edgepose.inference.blazepose import Detection, LandmarkModel, LandmarkResult, PoseDetector
+from edgepose.inference.filters import OneEuroFilter
 from edgepose.inference.motion import MotionRegions
 from edgepose.inference.roi import Roi
 from edgepose.pose import Pose
@@ -368,7 +368,7 @@ class PoseEngine:
         """Poses in the next video frame at time ``t`` seconds, tracked and smoothed.
 
         Each returned pose has ``track_hint`` set (an int stable while the engine keeps the
-        person's ROI); ``id`` is left for :mod:`edgepose.tracking` to assign.
+        person's ROI); ``id`` is left for :mod:`edgepose.analyze.tracking` to assign.
         """
         self.stats.frames += 1
         image = self._valid(image)

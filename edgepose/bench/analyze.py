@@ -5,7 +5,7 @@ one real single-dancer video into a grid (each copy starts at a different frame,
 differ), runs the engine and the tracker on every frame, and reports fps, the engine's detector
 and landmark calls, and the people found per frame. Run it with::
 
-    .venv/bin/python -c "from edgepose.analyze.bench import main; main()" \
+    .venv/bin/python -c "from edgepose.bench.analyze import main; main()" \
         ../shared/data/video/dance_single_office.mp4
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgepose.tracking import Tracker
+from edgepose.analyze.tracking import Tracker
 
 GRIDS = {1: (1, 1), 2: (1, 2), 4: (2, 2), 8: (2, 4)}
 

@@ -18,7 +18,7 @@ import numpy as np
 from edgepose.capture.sources import VideoFileSource
 from edgepose.inference import models
 from edgepose.inference.engine import EngineConfig, PoseEngine
-from edgepose.pipeline import Pipeline
+from edgepose.live.pipeline import Pipeline
 
 
 def peak_rss_mb() -> float:

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from edgepose.errors import EdgeposeError
-from edgepose.infer import frame_record
-from edgepose.pipeline import Result
+from edgepose.inference.batch import frame_record
+from edgepose.live.pipeline import Result
 
 log = logging.getLogger(__name__)
 

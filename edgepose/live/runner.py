@@ -1,7 +1,7 @@
 """``edgepose run``: one session on a camera or a video, from frames to feedback and metrics.
 
 This module assembles the parts (source, engine, program session, sinks, telemetry) and runs
-them through :class:`edgepose.pipeline.Pipeline`. The appliance (:mod:`edgepose.app`) reuses the
+them through :class:`edgepose.live.pipeline.Pipeline`. The appliance (:mod:`edgepose.appliance.app`) reuses the
 same assembly for each button-started session.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from edgepose.capture.sources import open_source
 from edgepose.inference.engine import EngineConfig, make_engine
-from edgepose.pipeline import Pipeline, PipelineStats, Result
-from edgepose.sinks import PosesWriter, VideoRecorder
+from edgepose.live.pipeline import Pipeline, PipelineStats, Result
+from edgepose.live.sinks import PosesWriter, VideoRecorder
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
             sinks.append(w)
             closers.append(w.close)
         if opts.record or opts.display:
-            from edgepose.render import hud_of, render_result
+            from edgepose.live.render import hud_of, render_result
 
             if opts.record:
                 rec = VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,

