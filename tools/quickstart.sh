@@ -13,6 +13,7 @@ mode=${1:-run}
 APT_PACKAGES=(
   python3 python3-venv python3-pip    # the interpreter and venv
   mosquitto                           # MQTT broker: tests and a local dashboard
+  postgresql                          # the history database's server backend (tests start their own)
   opencv-doc                          # OpenCV's sample clip vtest.avi (the demo without a camera)
   espeak-ng alsa-utils                # spoken cues rendered to WAV, played with aplay
   shellcheck systemd                  # checks of firmware scripts and the systemd unit
