@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
+import logging
 import os
 import re
 import socket
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
+
+from edgepose.errors import ConfigError, SettingsError
+
+__all__ = ["ConfigError", "SettingsError", "Config", "MqttSettings", "load_config", "loads", "from_dict",
+           "default_path", "default_state_dir", "device_dirs", "DeviceDirs"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path("/etc/edgepose/edgepose.toml")
 DEFAULT_MODELS_DIR = Path("/var/lib/edgepose/models")
@@ -42,10 +48,6 @@ DISPLAY_KINDS = ("none", "hdmi", "ssd1306")
 MQTT_PROTOCOLS = ("5", "3.1.1")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # one MQTT topic level / HA object id
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the file, the key and the fix."""
 
 
 # --------------------------------------------------------------------------- sections
@@ -152,6 +154,95 @@ class AudioConfig:
     min_interval_s: float = 2.5
 
 
+_TOPIC_LEVELS = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+
+
+@dataclass
+class MqttSettings:
+    """Everything the publisher needs to reach a broker.
+
+    Field names match the keys of the config file's ``[mqtt]`` table.
+    """
+
+    host: str = "localhost"
+    port: int = 1883
+    device_id: str = "edgepose"
+    base_topic: str = "edgepose"
+    username: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    keepalive: int = 30
+    protocol: str = "5"
+    enabled: bool = True
+    export_keypoints: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(key: str, msg: str) -> SettingsError:
+            return SettingsError(f"[mqtt] {key}: {msg}")
+
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise bad("host", f"must be a non-empty host name or address, got {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
+            raise bad("port", f"must be an integer 1..65535, got {self.port!r}")
+        if not isinstance(self.device_id, str) or not _ID_RE.match(self.device_id):
+            raise bad(
+                "device_id",
+                f"{self.device_id!r} is not usable as a topic level; use 1-64 of A-Z a-z 0-9 _ - "
+                "(starting with a letter or digit), e.g. 'gym-pi-01'",
+            )
+        if not isinstance(self.base_topic, str) or not _TOPIC_LEVELS.match(self.base_topic):
+            raise bad(
+                "base_topic",
+                f"{self.base_topic!r} must be topic levels of A-Z a-z 0-9 _ - separated by '/', "
+                "with no '#' or '+' wildcards and no leading or trailing '/'",
+            )
+        for key in ("username", "password", "tls_ca", "tls_cert", "tls_key"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise bad(key, f"must be a non-empty string or left out, got {v!r}")
+        if self.password is not None and self.username is None:
+            raise bad("password", "is set but username is not; set both or neither")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise bad("tls_key", "is set but tls_cert is not; a client key needs its certificate")
+        if self.tls_cert is not None and self.tls_key is None:
+            raise bad("tls_cert", "is set but tls_key is not; client certificates need both tls_cert and tls_key")
+        if self.tls_cert is not None and self.tls_ca is None:
+            raise bad("tls_cert", "a client certificate needs tls_ca (the CA that signed the broker's)")
+        for key in ("tls_ca", "tls_cert", "tls_key"):
+            v = getattr(self, key)
+            if v is not None and not Path(v).is_file():
+                raise bad(key, f"file {v} does not exist or is not a file")
+        if isinstance(self.keepalive, bool) or not isinstance(self.keepalive, int) or not 5 <= self.keepalive <= 3600:
+            raise bad("keepalive", f"must be an integer number of seconds 5..3600, got {self.keepalive!r}")
+        if self.protocol not in ("5", "3.1.1"):
+            raise bad("protocol", f'must be "5" or "3.1.1", got {self.protocol!r}')
+        for key in ("enabled", "export_keypoints"):
+            if not isinstance(getattr(self, key), bool):
+                raise bad(key, f"must be true or false, got {getattr(self, key)!r}")
+
+    @property
+    def tls(self) -> bool:
+        """True when a CA file is configured, i.e. the connection is encrypted."""
+        return self.tls_ca is not None
+
+    def topic(self, *levels: str) -> str:
+        """``<base_topic>/<device_id>/<levels...>``."""
+        return "/".join((self.base_topic, self.device_id, *levels))
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> MqttSettings:
+        """Build from a TOML ``[mqtt]`` table, refusing unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise SettingsError(
+                f"[mqtt] unknown key(s) {', '.join(unknown)}; known keys are {', '.join(sorted(known))}"
+            )
+        return cls(**dict(table))
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole device configuration."""
@@ -163,9 +254,7 @@ class Config:
     gpio: GpioConfig = field(default_factory=GpioConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
-    # ``edgepose.telemetry.settings.MqttSettings`` when that module is installed, otherwise a
-    # read-only mapping of the validated ``[mqtt]`` values (same field names).
-    mqtt: Any = None
+    mqtt: MqttSettings | None = None
     path: Path | None = None
 
 
@@ -265,7 +354,67 @@ def _range(lo: float | None, hi: float | None) -> str:
 
 def _env_path(name: str, default: Path) -> Path:
     v = os.environ.get(name, "").split(":")[0]
-    return Path(v) if v else default
+    return Path(v).expanduser() if v else default
+
+
+# --------------------------------------------------------------------------- device folders
+
+
+def default_state_dir() -> Path:
+    """The state folder when ``[device] state_dir`` is not set (nothing is created here).
+
+    Order: ``$EDGEPOSE_STATE``; ``$STATE_DIRECTORY`` (set by systemd's ``StateDirectory=``; the
+    first entry when it lists several); ``/var/lib/edgepose`` when running as root and it can be
+    written; otherwise ``$XDG_STATE_HOME/edgepose`` (default ``~/.local/state/edgepose``).
+    """
+    for name in ("EDGEPOSE_STATE", "STATE_DIRECTORY"):
+        v = os.environ.get(name, "").split(":")[0]
+        if v:
+            return Path(v).expanduser()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        probe = DEFAULT_STATE_DIR if DEFAULT_STATE_DIR.exists() else DEFAULT_STATE_DIR.parent
+        if os.access(probe, os.W_OK):
+            return DEFAULT_STATE_DIR
+        log.warning("cannot use %s (not writable); falling back to the per-user state folder", DEFAULT_STATE_DIR)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "edgepose"
+
+
+def default_models_dir() -> Path:
+    """The models folder when ``[device] models_dir`` is not set: ``$EDGEPOSE_MODELS``; else
+    ``models/`` of a source checkout; else ``/var/lib/edgepose/models``."""
+    from edgepose.inference.models import models_dir
+
+    return models_dir()
+
+
+@dataclass(frozen=True)
+class DeviceDirs:
+    """The folders a command works in, resolved from ``[device]`` of one config."""
+
+    state: Path
+    models: Path
+
+
+def device_dirs(cfg: Config | str | os.PathLike[str] | None = None, create_state: bool = True) -> DeviceDirs:
+    """The state and models folders of ``cfg`` (a :class:`Config`, a config file path, or
+    ``None`` for the default config file) -- the one place every command asks.
+
+    ``[device] state_dir`` / ``models_dir`` when the file sets them, else the defaults of
+    :func:`default_state_dir` / :func:`default_models_dir`. The state folder is created
+    (``create_state``); if that fails the error names the folder, where it came from and the fix.
+    """
+    if not isinstance(cfg, Config):
+        cfg = load_config(cfg)
+    state = cfg.device.state_dir
+    if create_state:
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            where = cfg.path or "the defaults"
+            raise ConfigError(f"{where}: device.state_dir: {state} cannot be created ({e.strerror or e}); "
+                              "point it (or EDGEPOSE_STATE) at a writable folder") from e
+    return DeviceDirs(state=state, models=cfg.device.models_dir)
 
 
 # --------------------------------------------------------------------------- sections
@@ -276,12 +425,9 @@ def _device(t: _Table) -> DeviceConfig:
     if not _ID_RE.match(dev_id):
         raise t.fail("id", f"{dev_id!r} is not usable in an MQTT topic",
                      "use 1-64 letters, digits, '_' or '-', starting with a letter or digit (e.g. \"gym-pi-01\")")
-    from edgepose.inference.models import models_dir
-
-    # Defaults follow the rest of edgepose: $EDGEPOSE_MODELS, else models/ of a source checkout,
-    # else the device folder; $EDGEPOSE_STATE, else systemd's $STATE_DIRECTORY, else /var/lib.
-    models = t.path("models_dir", models_dir())
-    state = t.path("state_dir", _env_path("EDGEPOSE_STATE", _env_path("STATE_DIRECTORY", DEFAULT_STATE_DIR)))
+    # Defaults: default_models_dir() and default_state_dir() (environment, then the device folders).
+    models = t.path("models_dir", default_models_dir())
+    state = t.path("state_dir", default_state_dir())
     cache = t.path("cache_dir", _env_path("CACHE_DIRECTORY", Path("/var/cache/edgepose")))
     t.done()
     return DeviceConfig(id=dev_id, models_dir=models, state_dir=state, cache_dir=cache)
@@ -402,7 +548,9 @@ def _audio(t: _Table) -> AudioConfig:
     return AudioConfig(enabled=enabled, voice=voice, device=device, min_interval_s=interval)
 
 
-def _mqtt(t: _Table, device_id: str) -> Any:
+def _mqtt(t: _Table, device_id: str) -> MqttSettings:
+    """``[mqtt]``: the TOML types are read here; the values are checked by :class:`MqttSettings`
+    (the one place), whose error is given the file and the key path."""
     values: dict[str, Any] = {
         "enabled": t.boolean("enabled", True),
         "host": t.string("host", "localhost"),
@@ -419,34 +567,11 @@ def _mqtt(t: _Table, device_id: str) -> Any:
         "export_keypoints": t.boolean("export_keypoints", False),
     }
     t.done()
-    if not values["host"]:
-        raise t.fail("host", "is empty", "give the broker's host name or address")
-    if not _ID_RE.match(values["device_id"]):
-        raise t.fail("device_id", f"{values['device_id']!r} is not usable in an MQTT topic",
-                     "use 1-64 letters, digits, '_' or '-', starting with a letter or digit")
-    bt = values["base_topic"]
-    if not bt or any(c in bt for c in "#+") or bt.startswith("/") or bt.endswith("/"):
-        raise t.fail("base_topic", f"{bt!r} is not a usable topic prefix",
-                     "use a plain prefix such as \"edgepose\" (no '#', '+', or leading/trailing '/')")
-    if values["password"] and not values["username"]:
-        raise t.fail("password", "is set without a username", "set mqtt.username as well")
-    if bool(values["tls_cert"]) != bool(values["tls_key"]):
-        raise t.fail("tls_cert", "client certificates need both tls_cert and tls_key", "set both or neither")
-    return _mqtt_object(values, t.where)
-
-
-def _mqtt_object(values: dict[str, Any], where: str) -> Any:
-    """Hand the values to telemetry's own settings type when it exists."""
     try:
-        mod = importlib.import_module("edgepose.telemetry.settings")
-        cls = mod.MqttSettings
-    except (ImportError, AttributeError):
-        return MappingProxyType(dict(values))
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as e:
-        msg = re.sub(r"^\[mqtt\] (\w+):", r"mqtt.\1:", str(e))
-        raise ConfigError(f"{where}: {msg}") from e
+        return MqttSettings(**values)
+    except SettingsError as e:
+        key = f"mqtt.{e.key}" if e.key else "mqtt"
+        raise ConfigError(f"{t.where}: {key}: {e.problem}") from e
 
 
 # --------------------------------------------------------------------------- entry points

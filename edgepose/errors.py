@@ -1,10 +1,42 @@
-"""One exception tree. Each leaf also inherits the builtin a caller already catches."""
+"""One exception tree. Each leaf also inherits the builtin a caller already catches.
+
+Every error edgepose raises on purpose is defined here (and re-exported by the module that
+raises it, e.g. ``edgepose.config.ConfigError``), so ``except EdgeposeError`` catches them all
+and ``except ValueError`` / ``except OSError`` keep working for callers that know only those.
+
+==================  ======================  =========================================
+class               builtin                 raised when
+==================  ======================  =========================================
+ConfigError         ValueError              the config file cannot be used
+SettingsError       ConfigError             an ``[mqtt]`` value is wrong
+ProgramError        ValueError              a program file is invalid or missing
+ModelError          ValueError              a model is missing, corrupt or the wrong one
+ModelMissing        FileNotFoundError       a model file is not where it should be
+RuntimeMissing      ImportError             no LiteRT runtime is installed
+DelegateError       OSError                 a delegate library cannot be loaded
+SourceError         OSError                 a camera, stream or file cannot be read
+DisplayError        OSError                 a screen or OLED cannot be opened
+DiskFullError       OSError                 a recording or poses file ran out of space
+PipelineError       RuntimeError            a pipeline stage failed (``stage``)
+TelemetryError      --                      base of the MQTT errors below
+CommandError        ValueError              an MQTT command was refused
+PayloadError        ValueError              a payload lacks a field or carries a wrong one
+==================  ======================  =========================================
+"""
 
 from __future__ import annotations
 
 
 class EdgeposeError(Exception):
     """Base of every error edgepose raises on purpose."""
+
+
+class ConfigError(EdgeposeError, ValueError):
+    """The configuration cannot be used; the message names the file, the key and the fix."""
+
+
+class ProgramError(EdgeposeError, ValueError):
+    """A program file is invalid (the message names the file and the key) or not installed."""
 
 
 class ModelError(EdgeposeError, ValueError):
@@ -25,3 +57,45 @@ class DelegateError(EdgeposeError, OSError):
 
 class SourceError(EdgeposeError, OSError):
     """A camera, stream or file could not be opened or read."""
+
+
+class DisplayError(EdgeposeError, OSError):
+    """A display was asked for (``[display] kind``) but cannot be opened."""
+
+
+class DiskFullError(EdgeposeError, OSError):
+    """A recording or poses file could not be written: the disk is full."""
+
+
+class PipelineError(EdgeposeError, RuntimeError):
+    """A pipeline stage failed; ``stage`` names it and ``__cause__`` is the original error."""
+
+    def __init__(self, stage: str, error: BaseException):
+        super().__init__(f"{stage} stage failed: {type(error).__name__}: {error}")
+        self.stage = stage
+
+
+class TelemetryError(EdgeposeError):
+    """Base of every error the telemetry package raises on purpose."""
+
+
+class SettingsError(TelemetryError, ConfigError):
+    """An ``[mqtt]`` setting has a wrong value; the message names the key and the fix.
+
+    Raised as ``SettingsError("[mqtt] port: must be ...")``; :attr:`key` (``"port"``) and
+    :attr:`problem` (the rest) let the config loader name the file and the key path instead.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        head, sep, rest = message.partition(": ")
+        self.key = head[len("[mqtt] "):] if sep and head.startswith("[mqtt] ") and " " not in head[7:] else None
+        self.problem = rest if self.key else message
+
+
+class CommandError(TelemetryError, ValueError):
+    """A ``cmd`` payload was refused; the message says why."""
+
+
+class PayloadError(TelemetryError, ValueError):
+    """A payload handed to the publisher lacks a field or carries one it must not."""

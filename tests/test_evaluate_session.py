@@ -51,14 +51,14 @@ def test_mountain_is_matched_and_held() -> None:
     assert match_program(prog, measure_pose(mountain(0))).score > 0.95
     s = Session(prog)
     fbs = feed(s, mountain, 5.0)
-    assert fbs[-1].state == "holding" and fbs[-1].level == "good"
+    assert fbs[-1].phase == "holding" and fbs[-1].level == "good"
     assert fbs[-1].hold_s == pytest.approx(5.0, abs=0.2)
     assert set(fbs[-1].joints.values()) <= {"on"}
     # arms go up: the arm cue comes, once, and the hold ends
     fbs = feed(s, lambda t: front_pose(stance=0.3, arms=100), 4.0, t0=5.0)
     cues = [f.cue for f in fbs if f.cue_new]
     assert cues == ["Relax your arms down by your sides"]
-    assert fbs[-1].state == "tracking" and fbs[-1].level in ("near", "fix")
+    assert fbs[-1].phase == "tracking" and fbs[-1].level in ("near", "fix")
     assert any(v == "off" for v in fbs[-1].joints.values())
     sm = s.summary()
     assert sm["hold_s"] == pytest.approx(5.0, abs=0.3)
@@ -75,14 +75,14 @@ def test_unseen_body_is_not_judged_and_asks_to_step_back() -> None:
         return front_pose(stance=0.3, arms=10, center=(320, 380), torso=150)
 
     fbs = feed(s, cut, 3.0)
-    assert fbs[-1].level == "none" and fbs[-1].state != "holding"
+    assert fbs[-1].level == "none" and fbs[-1].phase != "holding"
     assert CUE_STEP_BACK in [f.cue for f in fbs if f.cue]
 
 
 def test_nobody_gives_waiting() -> None:
     s = Session(load_program("squat"))
     fb = s.update([], 0.0, FRAME)
-    assert fb.state == "waiting" and fb.level == "none" and fb.reps == 0
+    assert fb.phase == "waiting" and fb.level == "none" and fb.reps == 0
     sm = s.summary()
     assert sm["reps"] == 0 and sm["score"] == 0.0 and sm["duration_s"] == 0.0
 
@@ -100,7 +100,7 @@ def test_chair_stand_30s_counts_only_within_30_seconds() -> None:
     sm = s.summary()
     # stands peak at 1 + 1.25 + 2.5 k s; those at or before 30 s count (12: k = 0..11)
     assert sm["clinical"]["stands"] == 12 and sm["reps"] == 12
-    assert fbs[-1].state == "done"
+    assert fbs[-1].phase == "done"
     assert "Keep your arms crossed on your chest" not in sm["cue_counts"]
 
 
@@ -174,5 +174,5 @@ def test_a_side_view_hold_is_judged_on_the_visible_side() -> None:
 
     s = Session(load_program("chair"))
     fbs = feed(s, chair, 3.0)
-    assert fbs[-1].level == "good" and fbs[-1].state == "holding"
+    assert fbs[-1].level == "good" and fbs[-1].phase == "holding"
     assert not any(f.cue for f in fbs)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from edgepose.appliance.controller import Controller, State
+from edgepose.appliance.device_feedback import DeviceFeedback, form_of, open_device_feedback
 from edgepose.config import loads
-from edgepose.feedback.device import DeviceFeedback, form_of, open_device_feedback
 from edgepose.feedback.display import FramebufferDisplay, SSD1306Display
 from edgepose.feedback.leds import LedPattern, StatusLeds
 from edgepose.feedback.overlay import STATUS_COLORS
@@ -28,9 +28,9 @@ def lit(factory) -> set[str]:
 
 
 def test_form_of_takes_the_worst_seen_joint():
-    assert form_of({"a": "on_target", "b": "near"}) == "near"
-    assert form_of({"a": "on_target", "b": "off", "c": "near"}) == "off"
-    assert form_of({"a": "on_target", "b": "unseen"}) == "on_target"
+    assert form_of({"a": "on", "b": "near"}) == "near"
+    assert form_of({"a": "on", "b": "off", "c": "near"}) == "off"
+    assert form_of({"a": "on", "b": "unseen"}) == "on"
     assert form_of({"a": "unseen"}) == "unseen" and form_of({}) == "unseen"
 
 
@@ -57,10 +57,10 @@ def test_session_on_leds_and_oled(factory, tmp_path):
         c.tick()
         assert c.state is State.ACTIVE and lit(factory) == {"active"}
         t[0] = 10.0
-        fb.frame(None, joint_status={"left_knee": "on_target", "right_knee": "near"}, cue="Knees out", reps=2, score=75)
+        fb.frame(None, joint_status={"left_knee": "on", "right_knee": "near"}, cue="Knees out", reps=2, score=75)
         assert lit(factory) == {"active", "good", "fix"}, "near = amber"
         assert fb.last_hud.elapsed_s == pytest.approx(7.0) and fb.last_hud.reps == 2
-        fb.frame(None, joint_status={"left_knee": "on_target"}, reps=3, score=90)
+        fb.frame(None, joint_status={"left_knee": "on"}, reps=3, score=90)
         assert lit(factory) == {"active", "good"}
         c.press()
         assert fb.leds.pattern is LedPattern.SUMMARY

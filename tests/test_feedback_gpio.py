@@ -40,7 +40,7 @@ def test_steady_patterns_light_the_right_pins(factory, pattern, expect):
 
 def test_form_status_maps_to_patterns(factory):
     with StatusLeds.from_config(CFG.gpio) as leds:
-        leds.form("on_target")
+        leds.form("on")
         assert lit(factory) == {"active", "good"}
         leds.form("near")
         assert lit(factory) == {"active", "good", "fix"}
@@ -172,7 +172,7 @@ def test_button_and_leds_drive_the_controller(factory):
         clock[0] = 3.0
         c.tick()
         assert c.state is State.ACTIVE and lit(factory) == {"active"}
-        leds.form("on_target")
+        leds.form("on")
         assert lit(factory) == {"active", "good"}
         c.fault("camera disappeared")
         assert leds.pattern is LedPattern.FAULT

@@ -62,12 +62,12 @@ def px(img: np.ndarray, pose: Pose, name: str) -> tuple[int, int, int]:
 def test_joint_colours_at_joint_positions(frame, tmp_path):
     h, w = frame.shape[:2]
     pose = standing_pose(w, h)
-    status = {"left_knee": "on_target", "right_knee": "near", "left_elbow": "off", "right_elbow": "unseen"}
+    status = {"left_knee": "on", "right_knee": "near", "left_elbow": "off", "right_elbow": "unseen"}
     out = draw_overlay(frame, pose, status)
     path = tmp_path / "overlay_joints.png"
     assert cv2.imwrite(str(path), out)
     img = cv2.imread(str(path))  # check what was written, not what is in memory
-    assert px(img, pose, "left_knee") == STATUS_COLORS["on_target"]
+    assert px(img, pose, "left_knee") == STATUS_COLORS["on"]
     assert px(img, pose, "right_knee") == STATUS_COLORS["near"]
     assert px(img, pose, "left_elbow") == STATUS_COLORS["off"]
     assert px(img, pose, "left_shoulder") == NEUTRAL, "joints without a status are white"
@@ -86,7 +86,7 @@ def test_joint_colours_at_joint_positions(frame, tmp_path):
     mid = np.round((pose.xy("left_hip") + pose.xy("left_shoulder")) / 2).astype(int)
     assert np.abs(img[mid[1], mid[0]].astype(int) - EDGE_COLOR).sum() < 40
     # the frame passed in is untouched
-    assert px(frame, pose, "left_knee") != STATUS_COLORS["on_target"]
+    assert px(frame, pose, "left_knee") != STATUS_COLORS["on"]
 
 
 def test_bone_takes_the_colour_its_joints_share(frame):
@@ -124,9 +124,9 @@ def test_hud_values_are_rendered_not_just_boxes(frame):
     def near(img, color):
         return (np.abs(img[y0:y1, x0:x1].astype(int) - color).sum(axis=2) < 60).sum()
 
-    red, green = near(a, STATUS_COLORS["off"]), near(g, STATUS_COLORS["on_target"])
+    red, green = near(a, STATUS_COLORS["off"]), near(g, STATUS_COLORS["on"])
     assert red > 20 and green > 20
-    assert near(a, STATUS_COLORS["on_target"]) < 5 and near(g, STATUS_COLORS["off"]) < 5
+    assert near(a, STATUS_COLORS["on"]) < 5 and near(g, STATUS_COLORS["off"]) < 5
 
 
 def test_countdown_number_in_the_centre(frame):

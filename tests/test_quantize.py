@@ -10,12 +10,16 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from edgepose.errors import ModelError
-from edgepose.inference import quantize as q
-from edgepose.inference import runtime
+from edgepose.inference import calibration as cal
+from edgepose.inference import flatbuffer as fb
+from edgepose.inference import int8, runtime
+from edgepose.inference import landmark_eval as ev
+from edgepose.inference.blazepose import LandmarkModel
 from edgepose.inference.models import verified_path
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -41,54 +45,54 @@ def float_path() -> Path:
 
 @pytest.fixture(scope="module")
 def eval_crops():
-    crops = q.person_crops(q.evaluation_people(DATA))
+    crops = ev.person_crops(ev.evaluation_people(DATA))
     assert len(crops) >= 130, "keypoints/ and tracking/ should give at least 130 annotated people"
     return crops
 
 
 @pytest.fixture(scope="module")
 def calibration(float_path):
-    return q.calibration_crops(DATA, 64, float_model=float_path)
+    return cal.calibration_crops(DATA, 64, float_model=float_path)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, float_path, calibration):
     out = tmp_path_factory.mktemp("int8") / "pose_landmark_full_int8.tflite"
-    report = q.build_int8(float_path, out, calibration)
+    report = int8.build_int8(float_path, out, calibration)
     return out, report
 
 
 def _ops(data: bytes) -> collections.Counter:
-    m = q.read_model(data)
-    return collections.Counter(q._op_name(m, op) for op in m.subgraphs[0].operators)
+    m = fb.read_model(data)
+    return collections.Counter(fb.op_name(m, op) for op in m.subgraphs[0].operators)
 
 
 def test_folding_is_exact_and_adds_a_signature(float_path, eval_crops):
     raw = float_path.read_bytes()
-    folded, outputs, notes = q.prepare_float(raw)
-    assert outputs == list(q.LANDMARK_OUTPUTS)
+    folded, outputs, notes = fb.prepare_float(raw)
+    assert outputs == list(fb.LANDMARK_OUTPUTS)
     ops = _ops(folded)
     assert ops["DEQUANTIZE"] == 0 and _ops(raw)["DEQUANTIZE"] == 192
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=folded)
     sig = it.get_signature_list()
-    assert sig == {"serving_default": {"inputs": ["input_1"], "outputs": list(q.LANDMARK_OUTPUTS)}}
+    assert sig == {"serving_default": {"inputs": ["input_1"], "outputs": list(fb.LANDMARK_OUTPUTS)}}
     # fp16 -> fp32 is exact, so the folded model computes the same numbers as the original.
     fm = runtime.load(float_path, threads=2)
     runner = it.get_signature_runner("serving_default")
     x = eval_crops[0][2][None]
     got = runner(input_1=x)
     want = fm.run(x)
-    for name, w in zip(q.LANDMARK_OUTPUTS, want, strict=True):
+    for name, w in zip(fb.LANDMARK_OUTPUTS, want, strict=True):
         np.testing.assert_allclose(got[name], w, rtol=1e-5, atol=1e-4)
 
 
 def test_calibration_crops_are_real_person_crops(calibration, float_path):
     assert len(calibration) == 64
     # seven in eight show a person (the float model says so), one in eight is background
-    fm = runtime.load(float_path, threads=2)
-    flags = np.array([q.run_landmarks(fm, c).pose_flag for c in calibration])
+    fm = LandmarkModel(float_path, threads=2, refine_with_heatmap=False)
+    flags = np.array([fm.run_crop(c).score for c in calibration])
     assert (flags[:56] >= 0.5).all() and (flags[56:] < 0.2).all()
     for c in calibration:
         assert c.shape == (256, 256, 3) and c.dtype == np.float32
@@ -124,9 +128,9 @@ def test_int8_file_is_smaller_loads_and_is_verified(built, float_path):
 @needs_aeq
 def test_int8_stays_close_to_float_on_real_crops(built, float_path, eval_crops):
     out, _ = built
-    fm = runtime.load(float_path, threads=2)
-    qm = runtime.load(out, threads=2)
-    c = q.compare_models(fm, qm, eval_crops)
+    fm = LandmarkModel(float_path, threads=2, refine_with_heatmap=False)
+    qm = LandmarkModel(out, threads=2, refine_with_heatmap=False)
+    c = ev.compare_models(fm, qm, eval_crops)
     # Measured (64 calibration crops; 136 people of keypoints/ and tracking/): PCK@0.2 float
     # 0.914, int8 0.913 (0.1 points lost), landmark |int8 - float| mean 3.9 px / p95 9.3 px
     # (256-px crop), visibility agreement 0.96, pose-flag agreement 0.99, pose flag mean
@@ -141,25 +145,25 @@ def test_int8_stays_close_to_float_on_real_crops(built, float_path, eval_crops):
     assert c.pose_flag_int8_mean > 0.85 and abs(c.pose_flag_int8_mean - c.pose_flag_float_mean) < 0.05
     assert c.visibility_int8_mean > 0.8
     skier = next(x for p, _, x in eval_crops if p.image.name == "000000000785.jpg")
-    assert q.run_landmarks(qm, skier).pose_flag > 0.95
+    assert qm.run_crop(skier).score > 0.95
 
 
 @needs_aeq
 def test_keeping_segmentation_keeps_the_float_output_layout(tmp_path, float_path, calibration, eval_crops):
     out = tmp_path / "with_seg.tflite"
-    r = q.build_int8(float_path, out, calibration, drop_segmentation=False, evaluate=False)
-    assert r.outputs == list(q.LANDMARK_OUTPUTS)
+    r = int8.build_int8(float_path, out, calibration, drop_segmentation=False, evaluate=False)
+    assert r.outputs == list(fb.LANDMARK_OUTPUTS)
     m = runtime.load(out, threads=2, expect_outputs=LANDMARK_OUTPUT_SHAPES)
-    assert [s.name for s in m.outputs] == list(q.LANDMARK_OUTPUTS)
+    assert [s.name for s in m.outputs] == list(fb.LANDMARK_OUTPUTS)
     assert _ops(out.read_bytes())["RESIZE_BILINEAR"] == _ops(float_path.read_bytes())["RESIZE_BILINEAR"]
     skier = next(x for p, _, x in eval_crops if p.image.name == "000000000785.jpg")
-    res = q.run_landmarks(m, skier)
-    assert res.pose_flag > 0.5 and res.visibility[11:17].min() > 0.5  # whole body in view
+    res = LandmarkModel(out, threads=2, refine_with_heatmap=False).run_crop(skier)
+    assert res.score > 0.5 and res.keypoints[11:17, 2].min() > 0.5  # whole body in view
 
 
 def test_lean_float_drops_segmentation_and_nothing_else(tmp_path, float_path, eval_crops):
     out = tmp_path / "lean.tflite"
-    before, after = q.build_lean_float(float_path, out)
+    before, after = fb.build_lean_float(float_path, out)
     assert (before, after) == (332, 286)  # 20 decoder ops + their 26 fp16 DEQUANTIZEs
     fm = runtime.load(float_path, threads=2)
     lm = runtime.load(out, threads=2, expect_outputs=INT8_OUTPUT_SHAPES)
@@ -171,22 +175,22 @@ def test_lean_float_drops_segmentation_and_nothing_else(tmp_path, float_path, ev
 
 def test_rois_never_mirror_the_person(eval_crops):
     for person, roi, _ in eval_crops:
-        m = roi.crop_to_image()
+        m = roi.crop_to_image(256)
         assert np.linalg.det(m[:, :2]) > 0, person.image
-        inv = roi.image_to_crop()
+        inv = cv2.invertAffineTransform(m)
         back = (m[:, :2] @ np.array([10.0, 200.0]) + m[:, 2]) @ inv[:, :2].T + inv[:, 2]
         np.testing.assert_allclose(back, [10.0, 200.0], atol=1e-6)
 
 
 def test_bad_inputs_give_clear_errors(tmp_path, float_path):
     with pytest.raises(ModelError, match="models fetch"):
-        q.build_int8(tmp_path / "missing.tflite", tmp_path / "o.tflite", [np.zeros((256, 256, 3), np.float32)])
+        int8.build_int8(tmp_path / "missing.tflite", tmp_path / "o.tflite", [np.zeros((256, 256, 3), np.float32)])
     cut = tmp_path / "truncated.tflite"
     cut.write_bytes(float_path.read_bytes()[:4096])
     with pytest.raises(ModelError, match="truncated"):
-        q.build_int8(cut, tmp_path / "o.tflite", [np.zeros((256, 256, 3), np.float32)])
+        int8.build_int8(cut, tmp_path / "o.tflite", [np.zeros((256, 256, 3), np.float32)])
     with pytest.raises(ModelError, match="256x256x3"):
-        q.build_int8(float_path, tmp_path / "o.tflite", [np.zeros((224, 224, 3), np.float32)])
+        int8.build_int8(float_path, tmp_path / "o.tflite", [np.zeros((224, 224, 3), np.float32)])
     with pytest.raises(ModelError, match="does not exist"):
-        q.calibration_crops(tmp_path / "nowhere")
+        cal.calibration_crops(tmp_path / "nowhere")
     assert not (tmp_path / "o.tflite").exists()

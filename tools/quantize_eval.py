@@ -35,8 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgepose.inference import quantize as q  # noqa: E402
-from edgepose.inference import runtime  # noqa: E402
+from edgepose.inference import calibration as cal  # noqa: E402
+from edgepose.inference import flatbuffer as fb  # noqa: E402
+from edgepose.inference import int8, runtime  # noqa: E402
+from edgepose.inference import landmark_eval as ev  # noqa: E402
+from edgepose.inference.blazepose import LandmarkModel  # noqa: E402
 
 
 def _time(models: dict[str, runtime.Model], x: np.ndarray, runs: int) -> dict[str, float]:
@@ -78,25 +81,25 @@ def main(argv: list[str] | None = None) -> int:
         for p in a.int8:
             candidates[p.name] = p
     else:
-        calib = q.calibration_crops(a.data, a.calibration, float_model=a.float_path)
+        calib = cal.calibration_crops(a.data, a.calibration, float_model=a.float_path)
         variants = {  # name: (drop segmentation, float layers)
-            "int8": (True, q.DEFAULT_FLOAT_LAYERS),
+            "int8": (True, int8.DEFAULT_FLOAT_LAYERS),
             "int8-all": (True, ()),
             "int8-all+seg": (False, ()),
         }
         for name, (drop, layers) in variants.items():
             out = Path(tmp.name) / f"{name}.tflite"
-            r = q.build_int8(a.float_path, out, calib, progress=lambda _m: None, drop_segmentation=drop,
+            r = int8.build_int8(a.float_path, out, calib, progress=lambda _m: None, drop_segmentation=drop,
                              float_layers=layers, evaluate=False)
             candidates[name] = out
             builds[name] = {"seconds": round(r.seconds, 1), "ops_quantized": r.ops_quantized,
                             "ops_total": r.ops_total, "outputs": r.outputs, "calibration": r.calibration_samples,
                             "notes": r.notes}
         # the float model without its segmentation decoder, for a fair speed comparison
-        folded, _, _ = q.prepare_float(a.float_path.read_bytes(), drop_segmentation=True)
+        folded, _, _ = fb.prepare_float(a.float_path.read_bytes(), drop_segmentation=True)
         (Path(tmp.name) / "float-noseg.tflite").write_bytes(folded)
 
-    crops = q.person_crops(q.evaluation_people(a.data))
+    crops = ev.person_crops(ev.evaluation_people(a.data))
     fm = runtime.load(a.float_path, threads=a.threads)
     models = {"float": fm}
     if not a.int8:
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in candidates.items():
         qm = runtime.load(path, threads=a.threads)
         models[name] = qm
-        c = q.compare_models(fm, qm, crops)
+        c = ev.compare_models(LandmarkModel(a.float_path, a.threads, refine_with_heatmap=False),
+                              LandmarkModel(path, a.threads, refine_with_heatmap=False), crops)
         result["models"][name] = {"path": str(path), "bytes": path.stat().st_size,
                                   **{k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(c).items()},
                                   "pck_drop_points": round(c.pck_drop_points, 2), **builds.get(name, {})}

@@ -18,7 +18,7 @@ from typing import Any
 
 from edgepose.appliance.controller import Controller, State, StateChange
 from edgepose.appliance.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger
-from edgepose.config import Config
+from edgepose.config import Config, device_dirs
 from edgepose.inference.engine import EngineConfig
 from edgepose.live.pipeline import Result
 from edgepose.live.runner import RunOptions, run_session
@@ -38,8 +38,8 @@ class Appliance:
 
     def __init__(self, cfg: Config, pin_factory: Any = None, notifier: SystemdNotifier | None = None,
                  source: str | None = None):
+        from edgepose.appliance.device_feedback import open_device_feedback
         from edgepose.feedback import open_button
-        from edgepose.feedback.device import open_device_feedback
 
         self.cfg = cfg
         self.source = source or str(cfg.camera.source)
@@ -52,11 +52,12 @@ class Appliance:
         self.heartbeat = Heartbeat()
         self.notifier = notifier or SystemdNotifier()
         self.pinger = WatchdogPinger(self.heartbeat, self.notifier)
+        self.state_dir = device_dirs(cfg).state
         self.telemetry = None
         if cfg.mqtt is not None and getattr(cfg.mqtt, "enabled", False):
             from edgepose.telemetry.publisher import Telemetry
 
-            self.telemetry = Telemetry(cfg.mqtt, cfg.device.state_dir)
+            self.telemetry = Telemetry(cfg.mqtt, self.state_dir)
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._session_stop: threading.Event | None = None
@@ -92,18 +93,14 @@ class Appliance:
 
         fb = res.feedback
         with self._lock:
-            self.feedback.frame(res.frame.image, res.poses, joint_status(fb), getattr(fb, "cue", None) or "",
-                                getattr(fb, "reps", None), getattr(fb, "score", None))
+            self.feedback.frame(res.frame.image, res.poses, joint_status(fb), (fb.cue or "") if fb else "",
+                                fb.reps if fb else None, fb.score if fb else None)
 
     def _start_session(self, program: str) -> None:
-        m = self.cfg.model
         stop = threading.Event()
         opts = RunOptions(
-            source=self.source, program=program,
-            engine=EngineConfig(landmark=m.landmark, max_people=m.max_people, threads=m.threads,
-                                delegate=None if m.delegate == "xnnpack" else m.delegate,
-                                detector_every=m.detector_every or EngineConfig.detector_every,
-                                motion=m.motion, models_dir=self.cfg.device.models_dir),
+            source=self.source, program=program, engine=EngineConfig.from_config(self.cfg),
+            state_dir=self.state_dir,
             width=self.cfg.camera.width, height=self.cfg.camera.height,
             extra_sinks=[self._feedback_sink], heartbeat=self.heartbeat.beat,
             telemetry=self.telemetry,

@@ -77,7 +77,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _quantize(args: argparse.Namespace) -> int:
-    from edgepose.inference import models, quantize
+    from edgepose.inference import models
+    from edgepose.inference.calibration import calibration_crops
+    from edgepose.inference.int8 import build_int8
 
     entries, _ = models.load_manifest()
     float_path = models.verified_path("pose_landmark_full")
@@ -87,7 +89,7 @@ def _quantize(args: argparse.Namespace) -> int:
         print(f"edgepose models quantize: calibration folder {data} not found; pass --calibration DIR "
               "(images or videos of people, ideally from this camera)", file=sys.stderr)
         return 2
-    crops = quantize.calibration_crops(data, n=args.samples)
-    rep = quantize.build_int8(float_path, out, crops)
+    crops = calibration_crops(data, n=args.samples)
+    rep = build_int8(float_path, out, crops)
     print(rep.text() if hasattr(rep, "text") else rep)
     return 0

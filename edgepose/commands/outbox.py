@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 from edgepose.telemetry.settings import MqttSettings, parse_hostport, settings_for_cli
 
@@ -17,31 +18,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "outbox",
         help="list or send the QoS 1 messages (session summaries, events) not yet acknowledged",
-        description="The outbox lives in the state directory ($EDGEPOSE_STATE, else systemd's "
-        "StateDirectory, else /var/lib/edgepose as root or ~/.local/state/edgepose).",
+        description="The outbox lives in the state directory: [device] state_dir of the config, else "
+        "$EDGEPOSE_STATE, else systemd's StateDirectory, else /var/lib/edgepose as root or "
+        "~/.local/state/edgepose.",
     )
     osub = p.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     s = osub.add_parser("status", help="list pending messages: id, topic, age, attempts (exit 0)")
     s.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    s.add_argument("--config", metavar="PATH", help="config file whose [device] state_dir holds the outbox "
+                   "(default: $EDGEPOSE_CONFIG or /etc/edgepose/edgepose.toml)")
     s.set_defaults(func=status_main)
     f = osub.add_parser("flush", help="send pending messages; exit 0 only when all were acknowledged")
     f.add_argument("--mqtt", metavar="HOST:PORT", help="broker (default: [mqtt] host/port of the config)")
-    f.add_argument("--config", metavar="PATH", help="config file for broker and credentials "
-                   "(default: $EDGEPOSE_CONFIG or /etc/edgepose/edgepose.toml)")
+    f.add_argument("--config", metavar="PATH", help="config file for broker, credentials and [device] "
+                   "state_dir (default: $EDGEPOSE_CONFIG or /etc/edgepose/edgepose.toml)")
     f.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait (default 30)")
     f.set_defaults(func=flush_main)
 
 
-def _state():  # type: ignore[no-untyped-def]
-    from edgepose.telemetry.state import state_dir
+def _state(args: argparse.Namespace) -> Path:
+    """The state folder of the config named by ``--config`` (or the default config)."""
+    from edgepose.config import device_dirs
 
-    return state_dir()
+    return device_dirs(getattr(args, "config", None)).state
 
 
 def status_main(args: argparse.Namespace) -> int:
     from edgepose.telemetry.outbox import Outbox
 
-    d = _state()
+    d = _state(args)
     with Outbox(d) as ob:
         if ob.corruption is not None:
             print(f"warning: {ob.corruption.path} was corrupt; preserved as {ob.corruption.preserved_as}",
@@ -79,7 +84,7 @@ def flush_main(args: argparse.Namespace) -> int:
     from edgepose.telemetry.publisher import Telemetry
 
     settings = dataclasses.replace(_settings(args), enabled=True)
-    with Telemetry(settings, _state(), announce=False, min_backoff=0.5, max_backoff=5.0) as t:
+    with Telemetry(settings, _state(args), announce=False, min_backoff=0.5, max_backoff=5.0) as t:
         assert t.outbox is not None
         total = t.outbox.count()
         if total == 0:

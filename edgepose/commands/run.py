@@ -32,23 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from edgepose.config import load_config
+    from edgepose.config import device_dirs, load_config
     from edgepose.inference.engine import EngineConfig
     from edgepose.live.runner import RunOptions, run_session
 
     cfg = load_config(args.config)
-    m = cfg.model
-    engine = EngineConfig(
-        landmark=args.model or m.landmark,
-        max_people=args.max_people or m.max_people,
-        threads=m.threads,
-        delegate=None if m.delegate == "xnnpack" else m.delegate,
-        # 0 in the config: the detector runs only to replace a lost person, and to look for more
-        # people at the engine's default interval while fewer than max_people are tracked.
-        detector_every=m.detector_every or EngineConfig.detector_every,
-        motion=m.motion,
-        models_dir=cfg.device.models_dir,
-    )
+    engine = EngineConfig.from_config(cfg, landmark=args.model, max_people=args.max_people)
     mqtt = None
     if args.mqtt or args.device_id:
         from dataclasses import replace
@@ -56,12 +45,13 @@ def main(args: argparse.Namespace) -> int:
         from edgepose.telemetry.settings import settings_for_cli
 
         mqtt = replace(settings_for_cli(args.config, args.mqtt, args.device_id), enabled=True)
-    elif cfg.mqtt is not None and getattr(cfg.mqtt, "enabled", False) and cfg.path is not None:
+    elif cfg.mqtt is not None and cfg.mqtt.enabled and cfg.path is not None:
         mqtt = cfg.mqtt
+    state_dir = device_dirs(cfg).state if mqtt is not None else None
     progress = None if args.quiet or not sys.stderr.isatty() else (lambda s: print(s, end="", file=sys.stderr))
     out = run_session(RunOptions(
         source=args.source, program=args.program, engine=engine, display=args.display, record=args.record,
-        poses=args.poses, summary=args.summary, mqtt=mqtt, progress=progress,
+        poses=args.poses, summary=args.summary, mqtt=mqtt, state_dir=state_dir, progress=progress,
         width=cfg.camera.width if args.source in ("picam",) or args.source.isdigit() else None,
         height=cfg.camera.height if args.source in ("picam",) or args.source.isdigit() else None,
     ))

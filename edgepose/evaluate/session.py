@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from edgepose.evaluate.angles import (
     torso_length,
 )
 from edgepose.evaluate.cues import CueGate
+from edgepose.evaluate.feedback import Feedback, JointStatus, Phase
 from edgepose.evaluate.match import MatchResult, judge, match_program
 from edgepose.evaluate.person import PersonPicker
 from edgepose.evaluate.reps import RepCounter, Smoother
@@ -39,27 +39,6 @@ HIP_BELOW_S = 1.0  # time constant of the hips' average drop below the shoulders
 CUE_STEP_BACK = "Step back so I can see your whole body"
 CUE_TURN_SIDE = "Turn sideways to the camera"
 CUE_TURN_FRONT = "Turn to face the camera"
-
-
-@dataclass
-class Feedback:
-    """What the sinks show for one frame.
-
-    ``cue`` is the one active instruction (or ``None``); ``cue_new`` is true on the frame it
-    became active (speak it then). ``joints`` maps BlazePose joint names to "on", "near", "off"
-    or "unseen"; ``level`` drives the LEDs ("good" green, "near" amber, "fix" red, "none" off).
-    """
-
-    state: str
-    cue: str | None = None
-    joints: dict[str, str] = field(default_factory=dict)
-    level: str = "none"
-    reps: int = 0
-    score: float = 0.0
-    hold_s: float = 0.0
-    angles: dict[str, float] = field(default_factory=dict)
-    cue_new: bool = False
-    person_box: tuple[float, float, float, float] | None = None
 
 
 def _view(ms: dict[str, Measure], pose: Pose) -> str:
@@ -156,7 +135,7 @@ class Session:
             if self.counter is not None:
                 self.counter.update(t, None)
             cue, new = self.cues.update(t, [])
-            return Feedback("waiting", cue, {}, "none", self.reps, self.live_score(), 0.0, {}, new)
+            return Feedback(Phase.WAITING, cue, {}, "none", self.reps, self.live_score(), 0.0, {}, new)
         self.frames_with_person += 1
         self.tracked_s += dt
         pose = _inside_only(pose, frame_size)
@@ -198,12 +177,12 @@ class Session:
         self.match_n += 1
         if self.best_match is None or res.score > self.best_match.score:
             self.best_match = res
-        joints: dict[str, str] = {}
+        joints: dict[str, JointStatus] = {}
         rank = {"unseen": 0, "on": 1, "near": 2, "off": 3}
         for c in res.checks:
             j = VERTEX.get(c.measure)
             if j and rank[c.state] > rank.get(joints.get(j, "unseen"), 0) or (j and j not in joints):
-                joints[j] = c.state
+                joints[j] = JointStatus(c.state)
         unseen = res.seen_share < 0.75
         needs = tuple(sorted({n for c in res.checks for n in NEEDS.get(c.measure, ())}))
         wanted = []
@@ -231,10 +210,10 @@ class Session:
         if unseen:
             level = "none"
         cue, new = self.cues.update(t, wanted if not self.holding or score < GOOD else [])
-        state = "holding" if self.holding else "tracking"
+        phase = Phase.HOLDING if self.holding else Phase.TRACKING
         if self.done:
-            state = "done"
-        return Feedback(state, cue, joints, level, 0, round(100 * score, 1), round(self.hold_s if self.holding else 0.0, 2),
+            phase = Phase.DONE
+        return Feedback(phase, cue, joints, level, 0, round(100 * score, 1), round(self.hold_s if self.holding else 0.0, 2),
                         {}, new)
 
     def _end_hold(self, t: float) -> None:
@@ -350,17 +329,17 @@ class Session:
         u = self._unseen_cue(pose, ms, t, x is None, needs, frame_size)
         if u:
             wanted.insert(0, u)
-        joints: dict[str, str] = {}
+        joints: dict[str, JointStatus] = {}
         for name in spec.rom:  # the joints being measured show as on target unless a check says otherwise
             for side in ("left", "right"):
                 m = ms.get(f"{side}_{name}") if name in SIDED else None
                 j = VERTEX.get(f"{side}_{name}")
                 if m is not None and j and m.conf >= MIN_CONF:
-                    joints[j] = "on"
+                    joints[j] = JointStatus.ON
         for c, r in form:
             j = VERTEX.get(c.measure)
             if j:
-                joints[j] = r.state
+                joints[j] = JointStatus(r.state)
                 if r.state in ("off", "near") and r.cue and r.cue not in wanted and r.state == "off":
                     wanted.append(r.cue)
         if self.counter.reps:
@@ -373,7 +352,7 @@ class Session:
         if x is None:
             for n in needs:
                 if n in pose.names and pose.visibility(n) < MIN_CONF:
-                    joints[n] = "unseen"
+                    joints[n] = JointStatus.UNSEEN
         cue, new = self.cues.update(t, wanted)
         states = [r.state for _, r in form]
         if x is None:
@@ -385,14 +364,14 @@ class Session:
         else:
             level = "good"
         ph = counter.phase
-        going = "rep_down" if spec.direction == "down" else "rep_up"
-        back = "rep_up" if spec.direction == "down" else "rep_down"
-        state = {"going": going, "returning": back}.get(ph, "rep_rest")
+        going = Phase.REP_DOWN if spec.direction == "down" else Phase.REP_UP
+        back = Phase.REP_UP if spec.direction == "down" else Phase.REP_DOWN
+        phase = {"going": going, "returning": back}.get(ph, Phase.REP_REST)
         if x is None:
-            state = "tracking"
+            phase = Phase.TRACKING
         if self.done or timed_out:
-            state = "done"
-        return Feedback(state, cue, joints, level, self.reps, self.live_score(), 0.0, {}, new)
+            phase = Phase.DONE
+        return Feedback(phase, cue, joints, level, self.reps, self.live_score(), 0.0, {}, new)
 
     def _update_fallback(self, ms: dict[str, Measure], t: float, main_unseen: bool) -> None:
         """Reps the main signal mostly did not see count from the fallback signal.

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from edgepose.config import AudioConfig, Config, DeviceConfig, GpioConfig
+from edgepose.evaluate.feedback import JointStatus
 from edgepose.feedback.display import Display, NullDisplay, open_display
 from edgepose.feedback.leds import LedPattern, StatusLeds
-from edgepose.feedback.overlay import Hud, JointStatus, draw_overlay
+from edgepose.feedback.overlay import Hud, draw_overlay
 from edgepose.feedback.speaker import Speaker
 
 __all__ = [

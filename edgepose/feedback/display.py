@@ -24,13 +24,10 @@ import cv2
 import numpy as np
 
 from edgepose.config import DisplayConfig
+from edgepose.errors import DisplayError
 from edgepose.feedback.overlay import Hud, format_time
 
 log = logging.getLogger(__name__)
-
-
-class DisplayError(OSError):
-    """The requested display cannot be opened; the message says what is missing."""
 
 
 class Display(Protocol):

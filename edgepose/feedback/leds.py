@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from edgepose.config import LED_NAMES, GpioConfig
+from edgepose.evaluate.feedback import JointStatus
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,10 @@ FAULT_SEQUENCE: tuple[tuple[bool, float], ...] = ((True, 0.2), (False, 0.2), (Tr
 
 # Evaluation status of the form -> pattern shown while active.
 FORM_PATTERNS: Mapping[str, LedPattern] = {
-    "on_target": LedPattern.GOOD, "good": LedPattern.GOOD,
-    "near": LedPattern.NEAR,
-    "off": LedPattern.FIX, "off_target": LedPattern.FIX, "fix": LedPattern.FIX,
-    "unseen": LedPattern.ACTIVE, "none": LedPattern.ACTIVE,
+    JointStatus.ON: LedPattern.GOOD,
+    JointStatus.NEAR: LedPattern.NEAR,
+    JointStatus.OFF: LedPattern.FIX,
+    JointStatus.UNSEEN: LedPattern.ACTIVE,
 }
 
 
@@ -126,7 +127,7 @@ class StatusLeds:
             self.pattern = p
 
     def form(self, status: str) -> None:
-        """Show the form verdict of the current frame (``on_target``/``near``/``off``/``unseen``)."""
+        """Show the form verdict of the current frame (a :class:`JointStatus`: on/near/off/unseen)."""
         try:
             self.show(FORM_PATTERNS[status])
         except KeyError:

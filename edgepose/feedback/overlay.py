@@ -8,7 +8,7 @@ Joint colours (BGR) say how each joint compares with the program's target:
 =========  =========  ==================================================
 status     colour     meaning
 =========  =========  ==================================================
-on_target  green      within tolerance
+on         green      within tolerance
 near       amber      close: a small correction
 off        red        outside tolerance: the cue is about this joint
 unseen     grey ring  not visible enough to judge (hollow, image shows through)
@@ -20,24 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import cv2
 import numpy as np
 
+from edgepose.evaluate.feedback import JointStatus
 from edgepose.pose import Pose
 from edgepose.skeleton import BLAZE_EDGES, COCO_EDGES
 
-
-class JointStatus(StrEnum):
-    ON_TARGET = "on_target"
-    NEAR = "near"
-    OFF = "off"
-    UNSEEN = "unseen"
-
-
 STATUS_COLORS: dict[str, tuple[int, int, int]] = {
-    JointStatus.ON_TARGET: (60, 200, 40),
+    JointStatus.ON: (60, 200, 40),
     JointStatus.NEAR: (0, 170, 255),
     JointStatus.OFF: (40, 40, 230),
     JointStatus.UNSEEN: (150, 150, 150),
@@ -81,7 +73,8 @@ def draw_skeleton(
     Parameters
     ----------
     joint_status:
-        Joint name → ``"on_target"``, ``"near"``, ``"off"`` or ``"unseen"``. Joints not named are
+        Joint name → a :class:`~edgepose.evaluate.feedback.JointStatus` (``"on"``, ``"near"``,
+        ``"off"`` or ``"unseen"``). Joints not named are
         drawn white. A joint below ``min_visibility`` is drawn as unseen whatever its status.
     """
     status = dict(joint_status or {})
@@ -148,7 +141,7 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color:
 
 def score_color(score: float) -> tuple[int, int, int]:
     if score >= 80:
-        return STATUS_COLORS[JointStatus.ON_TARGET]
+        return STATUS_COLORS[JointStatus.ON]
     if score >= 50:
         return STATUS_COLORS[JointStatus.NEAR]
     return STATUS_COLORS[JointStatus.OFF]

@@ -34,6 +34,8 @@ DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NUM_LANDMARKS = 39
 ROI_SCALE = 1.25
+# The ROI that is the whole landmark crop: results in crop pixels.
+CROP_ROI = Roi(LANDMARK_SIZE / 2, LANDMARK_SIZE / 2, LANDMARK_SIZE)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -189,9 +191,15 @@ class LandmarkModel:
         self.refine = refine_with_heatmap and self._i_hm is not None
 
     def run(self, image: np.ndarray, roi: Roi) -> LandmarkResult:
+        """The landmarks of the person in ``roi`` of the BGR ``image``."""
         crop = roi.crop(image, LANDMARK_SIZE)
         x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
-        outs = self.model.run(x[None])
+        return self.run_crop(x, roi)
+
+    def run_crop(self, x: np.ndarray, roi: Roi = CROP_ROI) -> LandmarkResult:
+        """The landmarks of an already cut model input ``x`` (256x256x3 float32 RGB in [0, 1])
+        taken from ``roi`` of an image; by default the crop itself is the image (crop pixels)."""
+        outs = self.model.run(np.ascontiguousarray(x[None] if x.ndim == 3 else x, dtype=np.float32))
         lm = outs[self._i_lm].reshape(NUM_LANDMARKS, 5).astype(np.float64)
         flag = float(np.clip(outs[self._i_flag].reshape(-1)[0], 0.0, 1.0))
         xy = lm[:, :2]

@@ -21,6 +21,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from edgepose.inference.filters import OneEuroFilter
 from edgepose.inference.motion import MotionRegions
 from edgepose.inference.roi import Roi
 from edgepose.pose import Pose
+
+if TYPE_CHECKING:
+    from edgepose.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +141,32 @@ class EngineConfig:
     models_dir: Path | None = None  # None: edgepose.inference.models.models_dir()
     tiles_per_frame: int = TILES_PER_FRAME  # video: tile calls per frame during a scan; 0 = all at once
     motion: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: Config, landmark: str | None = None, max_people: int | None = None) -> EngineConfig:
+        """The engine of a device config's ``[model]`` section, as ``edgepose run`` and
+        ``edgepose serve`` use it (the one mapping from config to engine).
+
+        * ``threads``: ``[model] threads`` (default 4, a Raspberry Pi 5's cores); the library's
+          own default of 2 is for tools and tests on small shared machines.
+        * ``detector_every``: ``[model] detector_every``; its default 0 means "the engine's
+          interval" (15 frames): the detector runs to replace a lost person, and to look for
+          more people at that interval while fewer than ``max_people`` are tracked.
+        * ``delegate``: ``"xnnpack"`` is LiteRT's built-in default (``None`` here).
+        * ``models_dir``: ``[device] models_dir``.
+
+        ``landmark`` and ``max_people`` override the config (``--model``, ``--max-people``).
+        """
+        m = cfg.model
+        return cls(
+            landmark=landmark or m.landmark,
+            max_people=max_people or m.max_people,
+            threads=m.threads,
+            delegate=None if m.delegate == "xnnpack" else m.delegate,
+            detector_every=m.detector_every or cls.detector_every,
+            motion=m.motion,
+            models_dir=cfg.device.models_dir,
+        )
 
     def __post_init__(self) -> None:
         if self.max_people < 1:

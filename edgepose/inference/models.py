@@ -257,7 +257,7 @@ def _derive(e: ModelEntry, directory: Path) -> str:
     except ModelError:
         pass
     base = verified_path(e.source.partition(":")[2], directory)
-    from edgepose.inference.quantize import build_lean_float
+    from edgepose.inference.flatbuffer import build_lean_float
 
     out = directory / e.file
     part = directory / (e.file + ".part")

@@ -23,20 +23,13 @@ from typing import Any
 import numpy as np
 
 from edgepose.capture.frame import Frame
-from edgepose.errors import EdgeposeError
+from edgepose.errors import PipelineError
+from edgepose.evaluate.feedback import Feedback
 from edgepose.pose import Pose
 
 log = logging.getLogger(__name__)
 
 _END = object()  # end-of-stream marker passed down the stages
-
-
-class PipelineError(EdgeposeError, RuntimeError):
-    """A stage failed; ``stage`` names it and ``__cause__`` is the original error."""
-
-    def __init__(self, stage: str, error: BaseException):
-        super().__init__(f"{stage} stage failed: {type(error).__name__}: {error}")
-        self.stage = stage
 
 
 class Mailbox:
@@ -99,7 +92,7 @@ class Result:
     poses: list[Pose]
     t_infer_start_ns: int
     t_infer_end_ns: int
-    feedback: Any = None
+    feedback: Feedback | None = None  # the program's verdict (None without a program)
 
 
 class LatencySeries:

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from edgepose.feedback.overlay import Hud, JointStatus, draw_overlay
+from edgepose.evaluate.feedback import Feedback, JointStatus, Phase, plain_words
+from edgepose.feedback.overlay import Hud, draw_overlay
 from edgepose.live.pipeline import Result
 
-# Feedback joint states (edgepose.evaluate) → overlay colours (edgepose.feedback.overlay).
-_STATUS = {"on": JointStatus.ON_TARGET, "near": JointStatus.NEAR, "off": JointStatus.OFF,
-           "unseen": JointStatus.UNSEEN}
 
-
-def hud_of(feedback: Any, program: str | None, elapsed_s: float | None) -> Hud:
+def hud_of(feedback: Feedback | None, program: str | None, elapsed_s: float | None) -> Hud:
+    """The HUD for one frame: the phase in plain words ("Going down"), cue, reps, score."""
     if feedback is None:
-        return Hud(program=program or "", state="tracking", elapsed_s=elapsed_s)
-    return Hud(program=program or "", state=str(getattr(feedback, "state", "") or ""),
-               cue=getattr(feedback, "cue", None) or "", reps=getattr(feedback, "reps", None),
-               elapsed_s=elapsed_s, score=getattr(feedback, "score", None))
+        # no program: nothing to coach, no phase to show
+        return Hud(program=program or "", state=plain_words(Phase.TRACKING) if program else "", elapsed_s=elapsed_s)
+    return Hud(program=program or "", state=feedback.words, cue=feedback.cue or "", reps=feedback.reps,
+               elapsed_s=elapsed_s, score=feedback.score)
 
 
-def joint_status(feedback: Any) -> dict[str, str] | None:
-    joints = getattr(feedback, "joints", None)
-    if not joints:
+def joint_status(feedback: Feedback | None) -> dict[str, JointStatus] | None:
+    """The coached person's joint verdicts, or ``None`` when there is no program feedback."""
+    if feedback is None or not feedback.joints:
         return None
-    return {name: _STATUS.get(state, JointStatus.UNSEEN) for name, state in joints.items()}
+    return dict(feedback.joints)
 
 
 def render_result(res: Result, program: str | None) -> np.ndarray:

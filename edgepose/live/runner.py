@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepose.capture.sources import open_source
+from edgepose.evaluate.feedback import Feedback, Phase
 from edgepose.inference.engine import EngineConfig, make_engine
 from edgepose.live.pipeline import Pipeline, PipelineStats, Result
 from edgepose.live.sinks import PosesWriter, VideoRecorder
@@ -56,10 +57,15 @@ class RunOutcome:
 
 
 class _LivePublisher:
-    """Publishes ``session/live`` about once a second (QoS 0) and checkpoints the journal."""
+    """Publishes ``session/live`` about once a second (QoS 0) and checkpoints the journal.
+
+    The payload (``docs/schemas/session.live.schema.json``): ``state`` is the controller state
+    (a running session is ``active``), ``phase`` where the person is in the program
+    (:class:`edgepose.evaluate.feedback.Phase`), ``program`` the program or ``"poses"``.
+    """
 
     def __init__(self, telemetry: Any, session_id: str, program: str | None, every_s: float = 1.0):
-        self.t, self.session_id, self.program, self.every_s = telemetry, session_id, program, every_s
+        self.t, self.session_id, self.program, self.every_s = telemetry, session_id, program or "poses", every_s
         self._last = 0.0
 
     def __call__(self, res: Result) -> None:
@@ -68,8 +74,10 @@ class _LivePublisher:
             return
         self._last = now
         fb = res.feedback
-        live = {"session_id": self.session_id, "program": self.program, "state": getattr(fb, "state", "tracking"),
-                "reps": getattr(fb, "reps", 0), "score": round(float(getattr(fb, "score", 0.0) or 0.0), 1),
+        live = {"session_id": self.session_id, "program": self.program, "state": "active",
+                "phase": str(fb.phase if fb is not None else Phase.TRACKING),
+                "reps": fb.reps if fb is not None else 0,
+                "score": round(float(fb.score or 0.0), 1) if fb is not None else 0.0,
                 "people": len(res.poses), "t": round(res.frame.t_media, 2)}
         self.t.publish_live(live)
         self.t.session_checkpoint(self.session_id, live)
@@ -154,7 +162,7 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
         def infer(frame: Any) -> list:
             return engine.process(frame.image, frame.t_media)
 
-        def evaluate(res: Result) -> Any:
+        def evaluate(res: Result) -> Feedback | None:
             if session is None:
                 return None
             h, w = res.frame.image.shape[:2]

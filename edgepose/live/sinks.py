@@ -11,15 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgepose.errors import EdgeposeError
+from edgepose.errors import DiskFullError, EdgeposeError
 from edgepose.inference.batch import frame_record
 from edgepose.live.pipeline import Result
 
 log = logging.getLogger(__name__)
-
-
-class DiskFullError(EdgeposeError, OSError):
-    """The disk filled up while recording."""
 
 
 class PosesWriter:

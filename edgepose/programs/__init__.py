@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgepose.errors import EdgeposeError
+from edgepose.errors import ProgramError
 from edgepose.evaluate.angles import ANGLE_MEASURES, MEASURES, RATIO_MEASURES, SIDED, UNSIDED, canonical
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,6 @@ BUILTIN_DIR = Path(__file__).resolve().parent
 KINDS = ("pose", "reps", "clinical")
 TESTS = ("chair-stand-30s", "single-leg-stance", "timed-up-and-go")
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-class ProgramError(EdgeposeError, ValueError):
-    """A program file is missing or malformed; the message names the file, line and fix."""
 
 
 @dataclass(frozen=True)

@@ -1,45 +1,25 @@
-"""Where the device keeps state that must survive a restart (outbox, session journal)."""
+"""Where the device keeps state that must survive a restart (outbox, session journal).
+
+The order of the defaults is :func:`edgepose.config.default_state_dir`; a command that has a
+config resolves the folder with :func:`edgepose.config.device_dirs` (which honours
+``[device] state_dir``). :func:`state_dir` is for code that has no config at hand.
+"""
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from edgepose.config import DEFAULT_STATE_DIR, default_state_dir
 
-SYSTEM_STATE = Path("/var/lib/edgepose")
+SYSTEM_STATE = DEFAULT_STATE_DIR
 
 
 def state_dir() -> Path:
-    """Return the state directory, creating it on demand.
-
-    Order: ``$EDGEPOSE_STATE``; ``$STATE_DIRECTORY`` (set by systemd's ``StateDirectory=``; the
-    first entry when it lists several); ``/var/lib/edgepose`` when running as root and it can be
-    written; otherwise ``$XDG_STATE_HOME/edgepose`` (default ``~/.local/state/edgepose``).
-    """
-    env = os.environ.get("EDGEPOSE_STATE")
-    if env:
-        return _ensure(Path(env).expanduser(), "EDGEPOSE_STATE")
-    sd = os.environ.get("STATE_DIRECTORY")
-    if sd:
-        return _ensure(Path(sd.split(":")[0]), "STATE_DIRECTORY")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        try:
-            SYSTEM_STATE.mkdir(parents=True, exist_ok=True)
-            if os.access(SYSTEM_STATE, os.W_OK):
-                return SYSTEM_STATE
-        except OSError as e:
-            log.warning("cannot use %s (%s); falling back to the per-user state folder", SYSTEM_STATE, e)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
-    return _ensure(base / "edgepose", "the per-user state folder")
-
-
-def _ensure(path: Path, what: str) -> Path:
+    """Return the default state directory (:func:`edgepose.config.default_state_dir`), creating it."""
+    path = default_state_dir()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise OSError(f"state directory {path} (from {what}) cannot be created: {e}; "
+        raise OSError(f"state directory {path} cannot be created: {e}; "
                       "point EDGEPOSE_STATE at a writable folder") from e
     return path

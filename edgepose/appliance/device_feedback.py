@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.appliance.controller import Controller, State, StateChange
+from edgepose.evaluate.feedback import JointStatus, plain_words
 from edgepose.feedback.display import Display, NullDisplay
 from edgepose.feedback.leds import LedPattern
 from edgepose.feedback.overlay import Hud, draw_overlay
@@ -37,16 +38,16 @@ def _spoken(program: str) -> str:
     return program.replace("_", " ").replace("-", " ")
 
 
-def form_of(joint_status: Mapping[str, str]) -> str:
+def form_of(joint_status: Mapping[str, str]) -> JointStatus:
     """One verdict for the LEDs from per-joint statuses: the worst seen joint wins."""
-    seen = [s for s in joint_status.values() if s != "unseen"]
+    seen = [s for s in joint_status.values() if s != JointStatus.UNSEEN]
     if not seen:
-        return "unseen"
-    if "off" in seen:
-        return "off"
-    if "near" in seen:
-        return "near"
-    return "on_target"
+        return JointStatus.UNSEEN
+    if JointStatus.OFF in seen:
+        return JointStatus.OFF
+    if JointStatus.NEAR in seen:
+        return JointStatus.NEAR
+    return JointStatus.ON
 
 
 class DeviceFeedback:
@@ -114,7 +115,7 @@ class DeviceFeedback:
         elapsed = c.active_seconds(now) if c.state in (State.ACTIVE, State.SUMMARY) else None
         if c.state is State.FAULT and not cue:
             cue = f"Fault: {c.fault_reason}"
-        return Hud(program=c.program, state=c.state.value, cue=cue, reps=reps, elapsed_s=elapsed,
+        return Hud(program=c.program, state=plain_words(c.state.value), cue=cue, reps=reps, elapsed_s=elapsed,
                    score=score, countdown_s=countdown)
 
     def frame(
