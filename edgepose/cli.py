@@ -26,6 +26,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "outbox",
     "dashboard",
+    "users",
 )
 
 

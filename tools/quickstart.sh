@@ -17,7 +17,8 @@ APT_PACKAGES=(
   opencv-doc                          # OpenCV's sample clip vtest.avi (the demo without a camera)
   espeak-ng alsa-utils                # spoken cues rendered to WAV, played with aplay
   shellcheck systemd                  # checks of firmware scripts and the systemd unit
-  chromium                            # headless browser for the dashboard test
+  chromium chromium-driver            # headless browser (driven by Selenium) for the dashboard tests
+  poppler-utils                       # pdftotext: the dashboard test reads its PDF report
   libgl1 libglib2.0-0                 # runtime libraries of the OpenCV/LiteRT wheels
   xvfb xdotool x11-utils imagemagick  # live-window tests: a virtual X screen, keys, screenshots
 )
