@@ -125,12 +125,13 @@ have_file() { test -e "$1"; }
 install_groups_and_user() {
   step "groups and the service user '$SERVICE_USER'"
   local g
-  for g in video audio gpio i2c; do
+  for g in video render audio gpio i2c; do
     run_unless have_group "$g" -- groupadd --system "$g"
   done
   run_unless have_user "$SERVICE_USER" -- useradd --system --user-group --home-dir /var/lib/edgepose \
     --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
-  run usermod --append --groups video,audio,gpio,i2c "$SERVICE_USER"
+  # video + render: the live window draws on the HDMI/DSI screen through /dev/dri (SDL KMS/DRM)
+  run usermod --append --groups video,render,audio,gpio,i2c "$SERVICE_USER"
 }
 
 install_udev_rule() {

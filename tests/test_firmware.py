@@ -73,11 +73,12 @@ def test_rpi5_dry_run_lists_every_step():
                  "systemd unit", "check the device"):
         assert any(want in s for s in steps), (want, steps)
     apt = next(line for line in out.splitlines() if "apt-get install" in line)
-    for pkg in ("python3-picamera2", "mosquitto", "espeak-ng", "alsa-utils", "python3-venv", "python3-lgpio"):
+    for pkg in ("python3-picamera2", "mosquitto", "espeak-ng", "alsa-utils", "python3-venv", "python3-lgpio",
+                "libgbm1", "libdrm2", "libegl1", "libgles2"):  # the last four: the live window by KMS/DRM
         assert f" {pkg}" in apt, pkg
     assert "python3 -m venv --system-site-packages /opt/edgepose/venv" in out
     assert "/opt/edgepose/venv/bin/edgepose models fetch" in out
-    assert "useradd --system" in out and "usermod --append --groups video,audio,gpio,i2c edgepose" in out
+    assert "useradd --system" in out and "usermod --append --groups video,render,audio,gpio,i2c edgepose" in out
     assert "/etc/udev/rules.d/60-edgepose.rules" in out
     assert "/etc/systemd/system/edgepose.service" in out and "systemctl enable mosquitto.service edgepose.service" in out
     assert "/boot/firmware/config.txt" in out

@@ -204,7 +204,7 @@ def test_unit_has_the_required_settings():
     assert one["ExecStart"] == "/opt/edgepose/venv/bin/edgepose serve --config /etc/edgepose/edgepose.toml"
     assert one["WatchdogSec"] == "30" and one["Restart"] == "on-failure" and one["RestartSec"] == "5"
     assert one["User"] == "edgepose"
-    assert set(one["SupplementaryGroups"].split()) == {"video", "gpio", "audio", "i2c"}
+    assert set(one["SupplementaryGroups"].split()) == {"video", "render", "gpio", "audio", "i2c"}
     for key in ("ProtectSystem", "ProtectHome", "NoNewPrivileges", "PrivateTmp", "ProtectKernelTunables",
                 "ProtectKernelModules", "ProtectControlGroups", "LockPersonality", "RestrictRealtime",
                 "MemoryDenyWriteExecute"):
@@ -219,7 +219,8 @@ def test_unit_has_the_required_settings():
     assert set(one["RestrictAddressFamilies"].split()) == {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
     allows = kv["DeviceAllow"]
     for want in ("char-video4linux rw", "/dev/gpiochip0 rw", "/dev/gpiochip4 rw", "/dev/i2c-1 rw",
-                 "char-alsa rw", "/dev/dma_heap/vidbuf_cached rw", "/dev/dma_heap/linux,cma rw", "char-media rw"):
+                 "char-alsa rw", "/dev/dma_heap/vidbuf_cached rw", "/dev/dma_heap/linux,cma rw", "char-media rw",
+                 "/dev/dri/card0 rw", "/dev/dri/card1 rw", "/dev/dri/renderD128 rw"):  # the live window (KMS/DRM)
         assert want in allows, want
     assert not any(c in a for a in allows for c in "*?["), "DeviceAllow names devices, never globs"
 

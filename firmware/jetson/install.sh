@@ -24,7 +24,9 @@ lacks_gstreamer_opencv() { ! has_gstreamer_opencv; }
 step "apt packages"
 run apt-get update
 run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  python3-venv python3-pip mosquitto espeak-ng alsa-utils i2c-tools rsync gstreamer1.0-tools
+  python3-venv python3-pip mosquitto espeak-ng alsa-utils i2c-tools rsync gstreamer1.0-tools \
+  libgbm1 libdrm2 libegl1 libgles2
+# libgbm1 libdrm2 libegl1 libgles2: what the SDL in pygame-ce loads to draw on the screen by KMS/DRM
 
 install_groups_and_user
 install_udev_rule

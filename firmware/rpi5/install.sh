@@ -26,7 +26,9 @@ put_block "$FIRMWARE/rpi5/config.txt.fragment" "$BOOT_CONFIG"
 step "apt packages"
 run apt-get update
 run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  python3-picamera2 python3-lgpio python3-venv python3-pip mosquitto espeak-ng alsa-utils i2c-tools rsync
+  python3-picamera2 python3-lgpio python3-venv python3-pip mosquitto espeak-ng alsa-utils i2c-tools rsync \
+  libgbm1 libdrm2 libegl1 libgles2
+# libgbm1 libdrm2 libegl1 libgles2: what the SDL in pygame-ce loads to draw on the screen by KMS/DRM
 
 install_groups_and_user
 install_udev_rule
