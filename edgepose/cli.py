@@ -27,6 +27,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "outbox",
     "dashboard",
     "users",
+    "ingest",
+    "history",
+    "clients",
 )
 
 

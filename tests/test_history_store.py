@@ -54,6 +54,18 @@ def test_migrations_match_schema(db_url: str) -> None:
         store.close()
 
 
+def test_schema_revision_is_the_migration_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from edgepose.history.db import MIGRATIONS
+    from edgepose.history.schema import SCHEMA_REVISION
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_REVISION
+
+
 def test_summary_dedupe_reps_and_reopen(db_url: str) -> None:
     store = open_store(db_url)
     p = summary(1, client="C-104")

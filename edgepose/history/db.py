@@ -116,15 +116,20 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def migrate(engine: Engine) -> str:
     """Create or upgrade the schema in place to the newest revision; return that revision."""
+    from edgepose.history.schema import SCHEMA_REVISION
+
+    where = safe_url(str(engine.url))
+    if _current_revision(engine) == SCHEMA_REVISION:
+        return SCHEMA_REVISION  # the common case, without loading Alembic
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines say nothing to an operator
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(cfg).get_current_head()
-    where = safe_url(str(engine.url))
     try:
         with _migration_lock(engine), engine.execution_options(write=True).begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -141,6 +146,15 @@ def migrate(engine: Engine) -> str:
         raise StoreError(f"database {where} cannot be opened or migrated: {_reason(e)}; "
                          "check the URL, that the server runs and the file or folder is writable") from e
     return head or ""
+
+
+def _current_revision(engine: Engine) -> str | None:
+    """The stored Alembic revision, or None (no table yet, or the database cannot be read)."""
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except Exception:
+        return None
 
 
 def _reason(e: BaseException) -> str:

@@ -165,3 +165,7 @@ login_sessions = Table(
 )
 
 ROLES = ("admin", "staff")
+
+# The newest revision in migrations/versions/ (tests check they agree): a database at this
+# revision is opened without loading Alembic.
+SCHEMA_REVISION = "0001"
