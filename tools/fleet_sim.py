@@ -142,7 +142,9 @@ class Unit:
         self.session = 0
         self.sock: socket.socket | None = None
         self.writing = False
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
+        # MQTT 5 unless the run asks for 3.1.1 (a broker without MQTT 5, e.g. RabbitMQ 3.10)
+        protocol = mqtt.MQTTv311 if sim.cfg.get("protocol") == "3.1.1" else mqtt.MQTTv5
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=protocol)
         c.will_set(f"edgepose/{device_id}/status", b'{"state":"offline"}', qos=1, retain=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip    # the interpreter and venv
   mosquitto                           # MQTT broker: tests and a local dashboard
   postgresql                          # the history database's server backend (tests start their own)
+  rabbitmq-server                     # clustered MQTT 3.1.1 broker: tests start a 3-node cluster of their own
   opencv-doc                          # OpenCV's sample clip vtest.avi (the demo without a camera)
   espeak-ng alsa-utils                # spoken cues rendered to WAV, played with aplay
   shellcheck systemd                  # checks of firmware scripts and the systemd unit
@@ -35,6 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts the mosquitto service on install; tests start their own brokers on free ports.
+# The same for RabbitMQ (where a service manager runs it): tests run their own nodes, epmd included.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  as_root systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
+fi
 
 # The system interpreter (Debian / Raspberry Pi OS), not whatever python3 is first on PATH (pyenv,
 # conda ...): --system-site-packages must see Debian's own packages (python3-picamera2 on a Pi).
