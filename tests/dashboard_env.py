@@ -30,12 +30,18 @@ class Dash:
         return httpx.Client(base_url=self.url.rstrip("/"), follow_redirects=False, timeout=10, **kw)
 
     def login(self, name: str = "anna", password: str = PASSWORD) -> Any:
-        c = self.client()
-        r = c.get("/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-        r = c.post("/login", data={"name": name, "password": password, "csrf": token, "next": "/"})
-        assert r.status_code == 303, r.text
-        return c
+        return login_client(self.url, name, password)
+
+
+def login_client(url: str, name: str, password: str) -> Any:
+    """An httpx client logged in through the real login form (CSRF token and all)."""
+    import httpx
+
+    c = httpx.Client(base_url=url.rstrip("/"), follow_redirects=False, timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    r = c.post("/login", data={"name": name, "password": password, "csrf": token, "next": "/"})
+    assert r.status_code == 303, r.text
+    return c
 
 
 def start(tmp_path: Path, mqtt: Any = None, **settings: Any) -> Dash:
