@@ -26,6 +26,9 @@ class Pose:
         Stable track id, or ``None`` when the pose is not tracked.
     z:
         Optional ``(K,)`` relative depth (BlazePose), same scale as x.
+    track_hint:
+        The video engine's own person number (stable while the engine keeps tracking that
+        person's ROI), a hint for a tracker; ``None`` from still images.
     """
 
     keypoints: np.ndarray
@@ -33,6 +36,7 @@ class Pose:
     layout: str = "blazepose33"
     id: int | None = None
     z: np.ndarray | None = field(default=None, repr=False)
+    track_hint: int | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float32)

@@ -184,7 +184,7 @@ def test_button_and_leds_drive_the_controller(factory):
 def test_open_leds_uses_the_pin_factory_and_falls_back_without_gpio(factory, caplog):
     from gpiozero.pins.mock import MockFactory as MF
 
-    from edgepose.feedback import NullLeds, open_button, open_leds
+    from edgepose.feedback import NullButton, NullLeds, open_button, open_leds
 
     leds = open_leds(CFG.gpio, pin_factory=factory)
     assert isinstance(leds, StatusLeds)
@@ -200,7 +200,7 @@ def test_open_leds_uses_the_pin_factory_and_falls_back_without_gpio(factory, cap
 
     with caplog.at_level("WARNING"):
         assert isinstance(open_leds(CFG.gpio, pin_factory=NoPins()), NullLeds)
-        assert open_button(CFG.gpio, lambda: None, lambda: None, pin_factory=NoPins()) is None
+        assert isinstance(open_button(CFG.gpio, lambda: None, lambda: None, pin_factory=NoPins()), NullButton)
     assert any("status LEDs unavailable" in r.message and "gpio.enabled = false" in r.message
                for r in caplog.records)
     off = loads("[gpio]\nenabled = false")

@@ -15,11 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgepose.capture.media import IMAGE_EXTS
 from edgepose.errors import SourceError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = tuple(sorted(IMAGE_EXTS))  # the one list (edgepose.capture.media)
 
 
 @dataclass(frozen=True)

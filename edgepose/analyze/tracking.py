@@ -314,7 +314,7 @@ class Tracker:
             if c in matched_d:
                 continue
             tr = Track(uid=self._next_uid, kp=dk[c].copy(), vis=dv[c].copy(), last_frame=f, first_frame=f,
-                       hint=getattr(poses[c], "track_hint", None))
+                       hint=poses[c].track_hint)
             self._next_uid += 1
             tr.shape, tr.size = body_shape(dk[c], dv[c], cfg.min_visibility)
             if image is not None:
@@ -413,7 +413,7 @@ class Tracker:
         for i, t in enumerate(tracks):
             if t.hint is not None:
                 for j, p in enumerate(poses):
-                    if getattr(p, "track_hint", None) == t.hint and sim[i, j] > 0:
+                    if p.track_hint == t.hint and sim[i, j] > 0:
                         sim[i, j] += 0.05
             if t.misses:
                 sim[i] -= 0.02
@@ -438,7 +438,7 @@ class Tracker:
         tr.last_frame = f
         tr.hits += 1
         tr.misses = 0
-        tr.hint = getattr(pose, "track_hint", None)
+        tr.hint = pose.track_hint
         shape, size = body_shape(kp, vis, cfg.min_visibility)
         if shape is not None:
             if tr.shape is None:

@@ -162,7 +162,7 @@ class Appliance:
             if self._session_thread is not None:
                 self._session_thread.join(10.0)
             self.pinger.stop()
-            for closer in (getattr(self.button, "close", None), self.feedback.close):
+            for closer in (self.button.close, self.feedback.close):
                 if closer:
                     try:
                         closer()

@@ -211,3 +211,11 @@ class Speaker:
                             "check audio.device against `aplay -L` and that the user is in the 'audio' group")
             return
         self.played.append(text)
+
+
+class NullSpeaker(Speaker):
+    """No voice (``[audio] enabled = false``, or no audio hardware): a :class:`Speaker` with
+    speech off, so callers never check for ``None``."""
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(cache_dir if cache_dir is not None else Path(os.devnull).parent, enabled=False)

@@ -491,7 +491,7 @@ class PoseEngine:
             if c.smoothing:
                 kp[:, :2] = tr.filt(kp[:, :2], t, scale=_pose_scale(kp)).astype(np.float32)
             p = Pose(kp, person_score(tr.result), z=tr.result.z.copy())
-            p.track_hint = tr.hint  # type: ignore[attr-defined]
+            p.track_hint = tr.hint
             poses.append(p)
         return poses
 

@@ -7,6 +7,7 @@ same assembly for each button-started session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -105,7 +106,28 @@ class _Progress:
 
 
 def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> RunOutcome:
-    """Run one session to the end of the source (files) or until stopped (live/SIGINT/SIGTERM)."""
+    """Run one session to the end of the source (files) or until stopped (live/SIGINT/SIGTERM).
+
+    Everything it opens (source, engine, sinks, its own telemetry) is released when it returns
+    or raises, also when the start fails half-way (a camera is never left open).
+    """
+    with contextlib.ExitStack() as stack:
+        return _run(opts, stop_event, stack)
+
+
+def _closing(stack: contextlib.ExitStack, close: Callable[[], None], what: str) -> None:
+    """Register ``close`` to run when the session ends; a failing close is logged, not raised."""
+
+    def safe() -> None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001
+            log.warning("closing %s failed", what, exc_info=True)
+
+    stack.callback(safe)
+
+
+def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib.ExitStack) -> RunOutcome:
     session = None
     if opts.program:
         from edgepose.evaluate.session import Session
@@ -113,104 +135,96 @@ def run_session(opts: RunOptions, stop_event: threading.Event | None = None) -> 
 
         session = Session(load_program(opts.program))
     source = open_source(opts.source, opts.width, opts.height)
+    _closing(stack, source.close, "the source")
     engine = make_engine(opts.engine)
+    _closing(stack, engine.close, "the engine")
     session_id = opts.session_id or uuid.uuid4().hex
-    closers: list[Callable[[], None]] = []
     sinks: list[Callable[[Result], None]] = []
     telemetry = None
     own_telemetry = False
+    if opts.poses:
+        w = PosesWriter(opts.poses, opts.source)
+        _closing(stack, w.close, "the poses file")
+        sinks.append(w)
+    if opts.record or opts.display:
+        from edgepose.live.render import hud_of, render_result
+
+        if opts.record:
+            rec = VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
+                                lambda r: render_result(r, opts.program))
+            _closing(stack, rec.close, "the recording")
+            sinks.append(rec)
+        if opts.display:
+            from edgepose.config import DisplayConfig
+            from edgepose.feedback.display import open_display
+
+            disp = open_display(opts.display_config or DisplayConfig(kind="hdmi"), strict=True)
+            _closing(stack, disp.close, "the display")
+            sinks.append(lambda r: disp.show(render_result(r, opts.program),
+                                             hud_of(r.feedback, opts.program, r.frame.t_media)))
+    own_telemetry = opts.telemetry is None and opts.mqtt is not None
+    if own_telemetry:
+        from edgepose.telemetry.publisher import Telemetry
+
+        telemetry = Telemetry(opts.mqtt, opts.state_dir)
+        _closing(stack, telemetry.close, "telemetry")
+        telemetry.start()
+    else:
+        telemetry = opts.telemetry
+    if telemetry is not None:
+        telemetry.session_started(session_id, opts.program or "poses")
+        if hasattr(source, "on_event"):
+            levels = {"camera_lost": "error", "camera_back": "info"}
+            source.on_event = lambda kind, detail: telemetry.publish_event(
+                {"kind": kind, "level": levels.get(kind, "info"), "session_id": session_id,
+                 "message": f"{detail.get('source')}: {kind.replace('_', ' ')}", **detail})
+        sinks.append(_LivePublisher(telemetry, session_id, opts.program))
+    sinks.extend(opts.extra_sinks)
+    if opts.progress:
+        sinks.append(_Progress(getattr(source, "frame_count", 0) or 0, opts.progress))
+
+    def infer(frame: Any) -> list:
+        return engine.process(frame.image, frame.t_media)
+
+    def evaluate(res: Result) -> Feedback | None:
+        if session is None:
+            return None
+        h, w = res.frame.image.shape[:2]
+        return session.update(res.poses, res.frame.t_media, (w, h))
+
+    pipe = Pipeline(source, infer, evaluate, sinks, heartbeat=opts.heartbeat)
+    restore = _install_signal_handlers(pipe.stop)
+    if stop_event is not None:
+        watcher = threading.Thread(target=lambda: (stop_event.wait(), pipe.stop()), daemon=True,
+                                   name="edgepose-stop-watch")
+        watcher.start()
     try:
-        if opts.poses:
-            w = PosesWriter(opts.poses, opts.source)
-            sinks.append(w)
-            closers.append(w.close)
-        if opts.record or opts.display:
-            from edgepose.live.render import hud_of, render_result
-
-            if opts.record:
-                rec = VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
-                                    lambda r: render_result(r, opts.program))
-                sinks.append(rec)
-                closers.append(rec.close)
-            if opts.display:
-                from edgepose.config import DisplayConfig
-                from edgepose.feedback.display import open_display
-
-                disp = open_display(opts.display_config or DisplayConfig(kind="hdmi"), strict=True)
-                sinks.append(lambda r: disp.show(render_result(r, opts.program),
-                                                 hud_of(r.feedback, opts.program, r.frame.t_media)))
-                closers.append(disp.close)
-        own_telemetry = opts.telemetry is None and opts.mqtt is not None
-        if own_telemetry:
-            from edgepose.telemetry.publisher import Telemetry
-
-            telemetry = Telemetry(opts.mqtt, opts.state_dir).start()
-        else:
-            telemetry = opts.telemetry
-        if telemetry is not None:
-            telemetry.session_started(session_id, opts.program or "poses")
-            if hasattr(source, "on_event"):
-                levels = {"camera_lost": "error", "camera_back": "info"}
-                source.on_event = lambda kind, detail: telemetry.publish_event(
-                    {"kind": kind, "level": levels.get(kind, "info"), "session_id": session_id,
-                     "message": f"{detail.get('source')}: {kind.replace('_', ' ')}", **detail})
-            sinks.append(_LivePublisher(telemetry, session_id, opts.program))
-        sinks.extend(opts.extra_sinks)
-        if opts.progress:
-            sinks.append(_Progress(getattr(source, "frame_count", 0) or 0, opts.progress))
-
-        def infer(frame: Any) -> list:
-            return engine.process(frame.image, frame.t_media)
-
-        def evaluate(res: Result) -> Feedback | None:
-            if session is None:
-                return None
-            h, w = res.frame.image.shape[:2]
-            return session.update(res.poses, res.frame.t_media, (w, h))
-
-        pipe = Pipeline(source, infer, evaluate, sinks, heartbeat=opts.heartbeat)
-        restore = _install_signal_handlers(pipe.stop)
-        watcher = None
-        if stop_event is not None:
-            watcher = threading.Thread(target=lambda: (stop_event.wait(), pipe.stop()), daemon=True,
-                                       name="edgepose-stop-watch")
-            watcher.start()
-        try:
-            stats = pipe.run()
-        finally:
-            restore()
-        summary = None
-        if session is not None:
-            summary = session.summary()
-        elif opts.summary or telemetry is not None:
-            # No program: a pose-only session ("poses"), still reported with its length.
-            summary = {"program": "poses", "frames": stats.frames_out,
-                       "duration_s": round(stats.frames_out / max(1e-6, getattr(source, "fps", 30.0) or 30.0), 2)}
-        if summary is not None:
-            summary.setdefault("session_id", session_id)
-            summary.setdefault("source", opts.source)
-            summary["pipeline"] = stats.as_dict()
-            if getattr(source, "gaps", None):
-                summary["camera_gaps_s"] = [round(g[1], 2) for g in source.gaps]
-            if opts.summary:
-                opts.summary.parent.mkdir(parents=True, exist_ok=True)
-                tmp = opts.summary.with_name(opts.summary.name + ".part")
-                tmp.write_text(json.dumps(summary, indent=1))
-                tmp.replace(opts.summary)
-        published = False
-        if telemetry is not None and summary is not None:
-            telemetry.publish_summary(summary)
-            published = telemetry.flush(5.0 if own_telemetry else 0.5)
-        return RunOutcome(stats, summary, session_id, published)
+        stats = pipe.run()
     finally:
-        for c in closers:
-            try:
-                c()
-            except Exception:  # noqa: BLE001
-                log.warning("closing a sink failed", exc_info=True)
-        if telemetry is not None and own_telemetry:
-            telemetry.close()
-        engine.close()
+        restore()
+    summary = None
+    if session is not None:
+        summary = session.summary()
+    elif opts.summary or telemetry is not None:
+        # No program: a pose-only session ("poses"), still reported with its length.
+        summary = {"program": "poses", "frames": stats.frames_out,
+                   "duration_s": round(stats.frames_out / max(1e-6, getattr(source, "fps", 30.0) or 30.0), 2)}
+    if summary is not None:
+        summary.setdefault("session_id", session_id)
+        summary.setdefault("source", opts.source)
+        summary["pipeline"] = stats.as_dict()
+        if getattr(source, "gaps", None):
+            summary["camera_gaps_s"] = [round(g[1], 2) for g in source.gaps]
+        if opts.summary:
+            opts.summary.parent.mkdir(parents=True, exist_ok=True)
+            tmp = opts.summary.with_name(opts.summary.name + ".part")
+            tmp.write_text(json.dumps(summary, indent=1))
+            tmp.replace(opts.summary)
+    published = False
+    if telemetry is not None and summary is not None:
+        telemetry.publish_summary(summary)
+        published = telemetry.flush(5.0 if own_telemetry else 0.5)
+    return RunOutcome(stats, summary, session_id, published)
 
 
 def _install_signal_handlers(stop: Callable[[], None]) -> Callable[[], None]:

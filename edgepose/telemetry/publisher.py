@@ -23,8 +23,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+import edgepose.telemetry.payloads as payloads
 from edgepose import __version__
-from edgepose.telemetry import payloads
 from edgepose.telemetry.commands import Command, handle_command
 from edgepose.telemetry.discovery import discovery_messages
 from edgepose.telemetry.journal import SessionJournal
