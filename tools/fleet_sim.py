@@ -13,9 +13,15 @@ de-duplicate summaries by ``msg_id`` and count them. The last line printed is on
 ``sent``/``received``/``lost`` count QoS 1 summaries (unique ``msg_id``). Broker CPU and memory
 come from ``/proc/<pid>`` of the broker (``--broker-pid``, else the process listening on the port).
 
+With ``--ingest-db URL`` the consumers are instead ``--ingest-procs`` real ``edgepose ingest``
+processes writing to that database, and ``received`` is what is in it (``--kill-ingest-after S``
+SIGKILLs one mid-run and restarts it).
+
 Example::
 
     python tools/fleet_sim.py --broker 127.0.0.1:1883 --units 1000 --seconds 30
+    python tools/fleet_sim.py --broker 127.0.0.1:18870 --spawn-broker --units 10000 --seconds 30 \
+        --ingest-db sqlite:////tmp/fleet.sqlite --ingest-procs 2 --kill-ingest-after 10 --drain 300
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -439,6 +446,96 @@ class Ingest:
             c.loop_stop()
 
 
+class DbIngest:
+    """``edgepose ingest`` processes (the real one: validate, commit, then PUBACK) on the shared
+    subscription, writing to ``--ingest-db``; what counts as received is what is in the database."""
+
+    def __init__(self, host: str, port: int, prefix: str, db: str, procs: int, workdir: Path) -> None:
+        self.lock = threading.Lock()
+        self.summary_raw = self.live = self.bytes = 0
+        self.prefix = prefix
+        self.db = db
+        repo = Path(__file__).resolve().parents[1]
+        self.cmds = [[sys.executable, "-m", "edgepose.cli", "ingest", "--mqtt", f"{host}:{port}", "--db", db,
+                      "--client-id", f"{prefix}-edgepose-ingest-{k}"] for k in range(procs)]
+        self.envs = [dict(os.environ, EDGEPOSE_STATE=str(workdir / f"ingest-{k}"), PYTHONPATH=str(repo))
+                     for k in range(procs)]
+        self.cwd = repo
+        self.procs: list[subprocess.Popen[str] | None] = [None] * procs
+        self.stats: list[dict[str, Any]] = [{} for _ in range(procs)]
+        self.kills = 0
+        from edgepose.history.store import open_store
+
+        self.store = open_store(db)
+        self._ids: set[str] = set()
+        self._polled = 0.0
+        for k in range(procs):
+            self.start(k)
+
+    def start(self, k: int) -> None:
+        p = subprocess.Popen(self.cmds[k], env=self.envs[k], cwd=self.cwd, stderr=subprocess.PIPE, text=True)
+        ready = threading.Event()
+
+        def read() -> None:
+            assert p.stderr is not None
+            for line in p.stderr:
+                if "subscribed on" in line:
+                    ready.set()
+                if "stopped; " in line:
+                    self.stats[k] = json.loads(line.split("stopped; ", 1)[1].replace("'", '"'))
+                elif " ERROR " in line or " WARNING " in line:
+                    log.warning("ingest %d: %s", k, line.rstrip())
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(60):
+            raise SystemExit(f"edgepose ingest {k} did not subscribe (exit {p.poll()})")
+        self.procs[k] = p
+
+    def kill_and_restart(self, k: int, down_s: float) -> None:
+        p = self.procs[k]
+        assert p is not None
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        self.kills += 1
+        log.info("ingest %d SIGKILLed; restarting in %.1f s", k, down_s)
+        time.sleep(down_s)
+        self.start(k)
+
+    @property
+    def ids(self) -> set[str]:
+        if time.monotonic() - self._polled > 1.0:
+            with self.store.engine.connect() as conn:
+                self._ids = {r[0] for r in conn.exec_driver_sql(
+                    "SELECT msg_id FROM sessions WHERE device_id LIKE ?" if self.store.engine.dialect.name == "sqlite"
+                    else "SELECT msg_id FROM sessions WHERE device_id LIKE %s", (f"{self.prefix}-%",))}
+            self._polled = time.monotonic()
+        return self._ids
+
+    @property
+    def per_consumer(self) -> list[int]:
+        return [int(s.get("stored", 0)) for s in self.stats]
+
+    def db_rows(self) -> tuple[int, int]:
+        with self.store.engine.connect() as conn:
+            q = ("SELECT count(*), count(*) - count(DISTINCT msg_id) FROM sessions WHERE device_id LIKE "
+                 + ("?" if self.store.engine.dialect.name == "sqlite" else "%s"))
+            n, d = conn.exec_driver_sql(q, (f"{self.prefix}-%",)).one()
+        return int(n), int(d)
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            if p is not None:
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        time.sleep(0.3)  # the stderr readers pick up the final stats
+        self.summary_raw = sum(int(s.get("stored", 0)) + int(s.get("duplicates", 0)) for s in self.stats)
+        self.store.close()
+
+
 # --------------------------------------------------------------------------- main
 def run(args: argparse.Namespace) -> dict[str, Any]:
     host, port = parse_hostport(args.broker)
@@ -464,7 +561,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         conns.append(parent)
         workers.append(w)
         first += n
-    ingest = Ingest(host, port, prefix)
+    ingest_dir = tempfile.TemporaryDirectory(prefix="fleet-ingest-") if args.ingest_db else None
+    ingest: Any = (DbIngest(host, port, prefix, args.ingest_db, args.ingest_procs, Path(ingest_dir.name))
+                   if ingest_dir is not None else Ingest(host, port, prefix))
     hello = [c.recv() for c in conns]
     connect_s = time.monotonic() - t_connect
     connected = sum(h["connected"] for h in hello)
@@ -473,7 +572,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     b0 = sample_proc(broker_pid)
     for c in conns:
         c.send(start_at)
+    if args.kill_ingest_after is not None and isinstance(ingest, DbIngest):
+        killer = threading.Timer(max(0.0, start_at - time.time()) + args.kill_ingest_after,
+                                 ingest.kill_and_restart, args=(0, 2.0))
+        killer.daemon = True
+        killer.start()
     results = [c.recv() for c in conns]
+    t_published = time.monotonic()
     b1 = sample_proc(broker_pid)
     sent_ids = [i for r in results for i in r["sent_ids"]]
     sent_set = set(sent_ids)
@@ -483,10 +588,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if sent_set <= ingest.ids:
                 break
         time.sleep(0.1)
+    all_in_s = time.monotonic() - t_published
     time.sleep(0.5)  # late duplicates
     for w in workers:
         w.join(30)
+    db_rows = ingest.db_rows() if isinstance(ingest, DbIngest) else None
     ingest.close()
+    if ingest_dir is not None:
+        ingest_dir.cleanup()
     with ingest.lock:
         got = ingest.ids & sent_set
         summary_raw, live_recv, bytes_recv = ingest.summary_raw, ingest.live, ingest.bytes
@@ -508,6 +617,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "connect_failures": sum(r["connect_failures"] for r in results),
         "publish_s": round(publish_s, 2), "broker_pid": broker_pid,
     }
+    if db_rows is not None:
+        out["duplicates"] = db_rows[1]  # rows per msg_id beyond one (the ingest absorbs resends)
+        out.update({"ingest": "edgepose ingest", "ingest_procs": args.ingest_procs, "db_rows": db_rows[0],
+                    "db_duplicate_rows": db_rows[1], "ingest_kills": ingest.kills,
+                    "stored_within_s_of_publish_end": round(all_in_s, 2),
+                    "ingest_summaries_per_s": round(len(got) / (publish_s + all_in_s), 1)})
     if b0 and b1:
         out["broker_cpu_pct"] = round(100 * (b1.cpu_s - b0.cpu_s) / (b1.t - b0.t), 1)
         out["broker_rss_mb"] = round(b1.rss_kb / 1024, 1)
@@ -571,6 +686,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--broker-pid", type=int, help="broker pid for CPU/RSS (default: whoever listens)")
     p.add_argument("--spawn-broker", action="store_true",
                    help="start mosquitto on --broker with a config written to a temp dir (max_connections -1)")
+    p.add_argument("--ingest-db", metavar="URL",
+                   help="run the real `edgepose ingest` into this database instead of the counting consumers")
+    p.add_argument("--ingest-procs", type=int, default=1, help="edgepose ingest processes sharing the subscription")
+    p.add_argument("--kill-ingest-after", type=float, metavar="S",
+                   help="SIGKILL ingest 0 this many seconds into publishing and restart it 2 s later")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     if args.units < 1 or args.seconds <= 0:

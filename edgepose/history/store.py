@@ -385,47 +385,72 @@ class Store:
 def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]], at: dt.datetime) -> BatchResult:
     from sqlalchemy import select
 
-    from edgepose.history.schema import clients, events, reps, sessions, units
+    from edgepose.history.schema import units
 
-    result = BatchResult()
+    result = BatchResult(stored=[False] * len(items))
     devices = sorted({p["device_id"] for _, p in items})
     known = set(conn.execute(select(units.c.device_id).where(units.c.device_id.in_(devices))).scalars())
-    for d in devices:
-        if d not in known:
-            result.new_units.append(d)
+    result.new_units = [d for d in devices if d not in known]
+    st = _statements(conn.dialect.name)
     if devices:
-        ins = _insert(conn, units)
-        conn.execute(ins.on_conflict_do_update(index_elements=["device_id"],
-                                               set_={"last_seen": ins.excluded.last_seen}),
-                     [{"device_id": d, "first_seen": at, "last_seen": at, "online": False} for d in devices])
+        conn.execute(st["unit"], [{"device_id": d, "first_seen": at, "last_seen": at, "online": False}
+                                  for d in devices])
     codes = sorted({c for _, p in items if (c := rows.client_of(p)) is not None})
     if codes:
-        conn.execute(_insert(conn, clients).on_conflict_do_nothing(index_elements=["code"]),
-                     [{"code": c, "created_at": at} for c in codes])
-    for kind, p in items:
+        conn.execute(st["client"], [{"code": c, "created_at": at} for c in codes])
+    # Summaries and events: one multi-row INSERT ... ON CONFLICT (msg_id) DO NOTHING RETURNING each;
+    # what comes back was new, what does not was already stored (a resend).
+    for kind, make, key in (("summary", rows.session_row, "session"), ("event", rows.event_row, "event")):
+        first: dict[str, int] = {}
+        for i, (k, p) in enumerate(items):
+            if k == kind and p["msg_id"] not in first:
+                first[p["msg_id"]] = i
+        if not first:
+            continue
+        got = conn.execute(st[key], [make(items[i][1], at) for i in first.values()]).all()
+        new = {m: pk for pk, m in got}
+        for m, i in first.items():
+            result.stored[i] = m in new
         if kind == "summary":
-            pk = conn.execute(_insert(conn, sessions).values(**rows.session_row(p, at))
-                              .on_conflict_do_nothing(index_elements=["msg_id"])
-                              .returning(sessions.c.id)).scalar()
-            if pk is not None:
-                rr = rows.rep_rows(p)
-                if rr:
-                    conn.execute(reps.insert(), [dict(r, session_pk=pk) for r in rr])
-            result.stored.append(pk is not None)
-        elif kind == "event":
-            pk = conn.execute(_insert(conn, events).values(**rows.event_row(p, at))
-                              .on_conflict_do_nothing(index_elements=["msg_id"])
-                              .returning(events.c.id)).scalar()
-            result.stored.append(pk is not None)
-        elif kind == "status":
+            rep_rows = [dict(r, session_pk=new[m]) for m, i in first.items() if m in new
+                        for r in rows.rep_rows(items[i][1])]
+            if rep_rows:
+                conn.execute(st["reps"], rep_rows)
+    for i, (kind, p) in enumerate(items):
+        if kind == "status":
             row = rows.status_row(p, at)
             q = (units.update().where(units.c.device_id == row["device_id"])
                  .where((units.c.status_ts.is_(None)) | (units.c.status_ts <= (row["status_ts"] or 0.0)))
                  .values(**{k: v for k, v in row.items() if k != "device_id"}))
-            result.stored.append(bool(conn.execute(q).rowcount))
-        else:
+            result.stored[i] = bool(conn.execute(q).rowcount)
+        elif kind not in ("summary", "event"):
             raise ValueError(f"unknown kind {kind!r}")
     return result
+
+
+_STATEMENTS: dict[str, dict[str, Any]] = {}
+
+
+def _statements(dialect: str) -> dict[str, Any]:
+    """The batch statements, built once per dialect (SQLAlchemy then reuses their compiled form)."""
+    if dialect not in _STATEMENTS:
+        from edgepose.history.schema import clients, events, reps, sessions, units
+
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        u = insert(units)
+        _STATEMENTS[dialect] = {
+            "unit": u.on_conflict_do_update(index_elements=["device_id"], set_={"last_seen": u.excluded.last_seen}),
+            "client": insert(clients).on_conflict_do_nothing(index_elements=["code"]),
+            "session": insert(sessions).on_conflict_do_nothing(index_elements=["msg_id"])
+            .returning(sessions.c.id, sessions.c.msg_id),
+            "event": insert(events).on_conflict_do_nothing(index_elements=["msg_id"])
+            .returning(events.c.id, events.c.msg_id),
+            "reps": reps.insert(),
+        }
+    return _STATEMENTS[dialect]
 
 
 def _insert(conn: Connection, table: Any) -> Any:
