@@ -9,7 +9,24 @@ from pathlib import Path
 
 from edgepose.evaluate.media import BEST_MIN_SCORE, match_images
 
-__all__ = ["register", "main", "match_images", "BEST_MIN_SCORE"]
+__all__ = ["register", "main", "match_images", "BEST_MIN_SCORE", "terminal_line"]
+
+
+def terminal_line(row: dict) -> str:
+    """One readable line per image: the best pose and its score, or why there is none."""
+    src = row.get("source", "?")
+    if "error" in row:
+        return f"{src}: error: {row['error']}"
+    scores = row.get("scores") or {}
+    if not row.get("people"):
+        return f"{src}: no person found"
+    best = row.get("best")
+    if best is None:
+        top = max(scores.items(), key=lambda kv: kv[1], default=None)
+        near = f" (closest: {top[0]} {top[1]:.2f})" if top else ""
+        return f"{src}: no target pose{near}"
+    side = ", mirrored" if row.get("mirrored") else ""
+    return f"{src}: {best} {scores.get(best, 0.0):.2f}{side}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +51,8 @@ def main(args: argparse.Namespace) -> int:
             failed += "error" in row
             fh.write(json.dumps(row) + "\n")
             fh.flush()
+            print(terminal_line(row), flush=True)
+    print(f"edgepose match: wrote {args.out}", file=sys.stderr)
     if failed:
         print(f"edgepose match: {failed} image(s) could not be read (see the \"error\" lines in {args.out})",
               file=sys.stderr)

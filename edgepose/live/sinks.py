@@ -39,6 +39,19 @@ class PosesWriter:
             self._fh.close()
 
 
+def letterbox(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``img`` scaled to fit ``size`` = (w, h) with its aspect kept, centred on black."""
+    w, h = size
+    ih, iw = img.shape[:2]
+    k = min(w / iw, h / ih)
+    nw, nh = max(1, round(iw * k)), max(1, round(ih * k))
+    out = np.zeros((h, w, 3), np.uint8)
+    x0, y0 = (w - nw) // 2, (h - nh) // 2
+    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(img, (nw, nh), interpolation=interp)
+    return out
+
+
 class VideoRecorder:
     """Writes each frame, drawn by ``render``, to an MP4 file; stops cleanly when the disk fills."""
 
@@ -48,12 +61,15 @@ class VideoRecorder:
         self.path, self.fps, self.render = path, fps, render
         self.min_free_bytes = min_free_bytes
         self._writer: cv2.VideoWriter | None = None
+        self._size = (0, 0)
         self.frames = 0
+        self.letterboxed = 0  # frames of another size, fitted into the first frame's size
 
     def __call__(self, res: Result) -> None:
         img = self.render(res)
         if self._writer is None:
             h, w = img.shape[:2]
+            self._size = (w, h)
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
                 raise EdgeposeError(f"cannot write video {self.path}: check the folder exists and is writable")
@@ -61,6 +77,12 @@ class VideoRecorder:
             self.close()
             raise DiskFullError(f"disk almost full at {self.path.parent}; recording stopped at frame {self.frames} "
                                 "(the file so far is kept). Free space or record elsewhere.")
+        if img.shape[:2] != (self._size[1], self._size[0]):
+            if not self.letterboxed:
+                log.warning("recording %s: frames of another size than the first (%dx%d) are letterboxed into it",
+                            self.path, *self._size)
+            self.letterboxed += 1
+            img = letterbox(img, self._size)
         self._writer.write(img)
         self.frames += 1
 

@@ -153,8 +153,12 @@ def load_program(name_or_path: str | os.PathLike) -> Program:
         return parse_program(path.read_text(encoding="utf-8"), path)
     paths = program_paths()
     if s not in paths:
+        import difflib
+
+        close = difflib.get_close_matches(s.strip().lower(), list(paths), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         known = ", ".join(paths) or "(none)"
-        raise ProgramError(f"no program named {s!r}; known programs: {known} (see `edgepose programs`)")
+        raise ProgramError(f"no program named {s!r}; {hint}known programs: {known} (see `edgepose programs`)")
     return parse_program(paths[s].read_text(encoding="utf-8"), paths[s])
 
 

@@ -1,0 +1,80 @@
+"""What a new user meets in the first hour: commands that say what they did, errors that suggest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgepose.commands.match import terminal_line
+from edgepose.errors import ProgramError
+from edgepose.live.sinks import letterbox
+from edgepose.programs import load_program
+
+REPO = Path(__file__).resolve().parents[1]
+EDGEPOSE = [sys.executable, "-m", "edgepose.cli"]
+
+
+def test_a_misspelt_program_gets_a_suggestion():
+    with pytest.raises(ProgramError, match=r"did you mean 'squat'\?"):
+        load_program("squats")
+    with pytest.raises(ProgramError) as e:
+        load_program("zzzz")
+    assert "did you mean" not in str(e.value) and "known programs" in str(e.value)
+
+
+def test_match_terminal_lines_say_the_best_pose_or_why_not():
+    assert terminal_line({"source": "a.jpg", "best": "tree", "scores": {"tree": 0.91, "chair": 0.2},
+                          "people": 1, "mirrored": True}) == "a.jpg: tree 0.91, mirrored"
+    assert terminal_line({"source": "b.jpg", "best": None, "scores": {"tree": 0.31, "chair": 0.2},
+                          "people": 1}) == "b.jpg: no target pose (closest: tree 0.31)"
+    assert terminal_line({"source": "c.jpg", "best": None, "scores": {}, "people": 0}) == "c.jpg: no person found"
+    assert terminal_line({"source": "d.txt", "error": "not an image"}).startswith("d.txt: error:")
+
+
+def test_match_prints_one_line_per_image(data_dir, tmp_path):
+    photos = sorted((data_dir / "yoga" / "tree").glob("*.jpg"))[:2]
+    out = tmp_path / "m.jsonl"
+    p = subprocess.run([*EDGEPOSE, "match", *map(str, photos), "--out", str(out)], capture_output=True,
+                       text=True, cwd=REPO, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == len(photos)
+    for photo, line in zip(photos, lines, strict=True):
+        assert line.startswith(f"{photo}: tree "), line
+    assert len(out.read_text().splitlines()) == len(photos)
+
+
+def test_letterbox_keeps_the_aspect_and_centres():
+    img = np.full((100, 200, 3), 255, np.uint8)
+    out = letterbox(img, (300, 300))
+    assert out.shape == (300, 300, 3)
+    rows = np.where(out[:, 150, 0] == 255)[0]
+    assert rows.min() == 75 and rows.max() == 224  # 150 rows of picture, centred
+    assert out[0, 0].sum() == 0 and out[299, 299].sum() == 0
+
+
+def test_recording_a_folder_of_photos_of_different_sizes_keeps_every_frame(data_dir, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sizes = set()
+    for src in sorted((data_dir / "yoga" / "tree").glob("*.jpg"))[:3] + sorted(
+            (data_dir / "keypoints" / "coco").glob("*.jpg"))[:2]:
+        shutil.copy(src, folder / src.name)
+        sizes.add(cv2.imread(str(src)).shape[:2])
+    assert len(sizes) >= 3, "the test needs photos of different sizes"
+    out = tmp_path / "out.mp4"
+    p = subprocess.run([*EDGEPOSE, "run", "--source", str(folder), "--record", str(out)], capture_output=True,
+                       text=True, cwd=REPO, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "Failed to write" not in p.stderr
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 5
