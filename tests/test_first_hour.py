@@ -78,3 +78,29 @@ def test_recording_a_folder_of_photos_of_different_sizes_keeps_every_frame(data_
     while cap.read()[0]:
         n += 1
     assert n == 5
+
+
+def test_doctor_advice_fits_the_machine(tmp_path):
+    from edgepose.appliance.doctor import check_camera, machine_kind
+    from edgepose.config import loads
+
+    pi = tmp_path / "model"
+    pi.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\x00")
+    assert machine_kind(pi, tmp_path / "none")[0] == "rpi"
+    jetson = tmp_path / "jmodel"
+    jetson.write_bytes(b"NVIDIA Jetson Orin Nano Developer Kit\x00")
+    assert machine_kind(jetson, tmp_path / "none")[0] == "jetson"
+    assert machine_kind(tmp_path / "absent", tmp_path / "none")[0] == "other"
+
+    cfg = loads('[camera]\nsource = "picam"')
+    try:
+        import picamera2  # noqa: F401
+        pytest.skip("picamera2 is importable here: the advice for a missing one cannot be shown")
+    except ImportError:
+        pass
+    desk = check_camera(cfg, ("other", "x86_64 Linux machine"))
+    assert not desk.ok and "not needed here" in desk.detail and "apt-get" not in desk.detail
+    assert "camera.source = 0" in desk.detail
+    onpi = check_camera(cfg, ("rpi", "Raspberry Pi 5"))
+    assert "apt-get install python3-picamera2" in onpi.detail
+    assert "nvarguscamerasrc" in check_camera(cfg, ("jetson", "Jetson")).detail

@@ -176,13 +176,38 @@ def check_models(cfg: Config) -> list[Check]:
     return out
 
 
-def check_camera(cfg: Config) -> Check:
+def machine_kind(model_file: Path = Path("/proc/device-tree/model"),
+                 tegra_file: Path = Path("/etc/nv_tegra_release")) -> tuple[str, str]:
+    """``("rpi" | "jetson" | "other", description)`` of the machine doctor runs on."""
+    try:
+        model = model_file.read_bytes().decode("utf-8", "replace").strip("\x00\n ")
+    except OSError:
+        model = ""
+    if "raspberry pi" in model.lower():
+        return "rpi", model
+    if "jetson" in model.lower() or tegra_file.exists():
+        return "jetson", model or "NVIDIA Jetson"
+    import platform
+
+    return "other", f"{platform.machine()} {platform.system()} machine (not a Raspberry Pi or Jetson)"
+
+
+def check_camera(cfg: Config, machine: tuple[str, str] | None = None) -> Check:
     cam = cfg.camera
     kind = cam.kind
     if kind == "picam":
         try:
             importlib.import_module("picamera2")
         except ImportError:
+            board, what = machine or machine_kind()
+            if board == "jetson":
+                return Check("camera", False, f"camera.kind is picam but this is a {what}: picamera2 is for the "
+                             "Raspberry Pi camera and not needed here; set camera.source to a USB camera index (0) or "
+                             "a GStreamer pipeline (nvarguscamerasrc ... ! appsink) for a CSI camera")
+            if board == "other":
+                return Check("camera", False, f"camera.kind is picam but this is an {what}: picamera2 is not "
+                             "needed here; use a USB webcam with camera.source = 0 (or `edgepose run --source 0`), "
+                             "a video file or an rtsp:// URL")
             return Check("camera", False, "picamera2 is not importable: apt-get install python3-picamera2 and create "
                          "the venv with --system-site-packages (firmware/rpi5/install.sh does both)")
         except Exception as e:  # picamera2 imports libcamera, which can fail in odd ways
@@ -298,6 +323,11 @@ def check_gpio(cfg: Config) -> Check:
             warnings.simplefilter("ignore")
             factory = Device.pin_factory or Device._default_pin_factory()
     except (GPIOZeroError, OSError, RuntimeError) as e:
+        board, what = machine_kind()
+        if board == "other":
+            return Check("gpio", False, f"no GPIO pins on this {what}: the button and LEDs are not needed here "
+                         "(the keyboard and window stand in); set gpio.enabled = false to skip this check",
+                         critical=False)
         return Check("gpio", False, f"no usable gpiozero pin factory ({e}); on a Pi 5 install python3-lgpio "
                      "(venv with --system-site-packages) and add the user to the 'gpio' group", critical=False)
     name = type(factory).__name__
