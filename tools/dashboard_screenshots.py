@@ -37,8 +37,11 @@ def main(out: Path) -> None:
     feed = LiveFeed()
     now = time.time
     feed.feed("edgepose/clinic-room-1/status", b'{"state": "online", "firmware": "0.0.2", "model": "blazepose-lite"}')
-    feed.feed("edgepose/clinic-room-1/session/live",
-              b'{"program": "squat", "state": "active", "reps": 4, "cue": "Keep your chest up", "ts": %d}' % now())
+
+    def live() -> None:
+        feed.feed("edgepose/clinic-room-1/session/live",
+                  b'{"program": "squat", "state": "active", "reps": 4, "cue": "Keep your chest up", "ts": %d}' % now())
+
     s = DashboardSettings(port=0)
     server = Server(create_app(s, store, feed), s).start()
     d = chrome(tmp)
@@ -50,16 +53,26 @@ def main(out: Path) -> None:
         d.find_element(By.ID, "login").click()
         for name, path in (("fleet", ""), ("unit", "units/clinic-room-1"), ("client", "clients/C-104"),
                            ("session", "sessions/1")):
+            live()
             d.get(server.url + path)
             time.sleep(1.5)  # the live stream fills in
-            h = d.execute_script("return document.documentElement.scrollHeight")
-            d.set_window_size(1280, min(4000, max(900, h)))
-            d.save_screenshot(str(out / f"dashboard-{name}.png"))
-            d.set_window_size(1280, 900)
+            full_page(d, out / f"dashboard-{name}.png")
     finally:
         d.quit()
         server.stop()
         store.close()
+
+
+def full_page(d, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The whole page (not just the window), through the DevTools protocol."""
+    import base64
+
+    m = d.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    size = m.get("cssContentSize") or m["contentSize"]
+    shot = d.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": 1280, "height": min(5000, size["height"]), "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 if __name__ == "__main__":

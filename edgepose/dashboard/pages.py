@@ -131,8 +131,7 @@ async def fleet(request: Request) -> Response:
     pg = _int(request.query_params.get("page"), 1, 1, pages)
     units = await ctx.db(lambda st: st.units(search=q or None, online=online, limit=size, offset=(pg - 1) * size))
     last = await ctx.db(queries.last_sessions, [u.device_id for u in units])
-    n_all = await ctx.db(lambda st: st.count_units())
-    n_on = await ctx.db(lambda st: st.count_units(online=True))
+    n_all, n_on = await ctx.db(queries.fleet_counts)
     base = f"/?q={quote(q)}&status={quote(status)}"
     return render(request, "fleet.html", rows=_unit_rows(ctx, units, last), q=q, show=status, total=total,
                   page=pg, pages=pages, base=base, n_all=n_all, n_on=n_on, titles=ctx.titles)

@@ -28,6 +28,17 @@ def count_units(store: Store, search: str | None = None, online: bool | None = N
         return int(conn.execute(q).scalar_one())
 
 
+def fleet_counts(store: Store) -> tuple[int, int]:
+    """(all units, online units) in one scan."""
+    from sqlalchemy import Integer, cast, func, select
+
+    from edgepose.history.schema import units as t
+
+    with store.engine.connect() as conn:
+        n, on = conn.execute(select(func.count(), func.coalesce(func.sum(cast(t.c.online, Integer)), 0))).one()
+    return int(n), int(on)
+
+
 def last_sessions(store: Store, device_ids: list[str]) -> dict[str, SessionRecord]:
     """The newest stored session of each of ``device_ids`` (one query)."""
     from sqlalchemy import func, select

@@ -72,7 +72,7 @@ def client_pdf(client: ClientRecord, sessions: Sequence[SessionRecord], reps: di
             data.append([Paragraph(esc(x), cell) for x in (
                 _when(s), words.program(s.program, titles), s.device_id, words.session_status(s.status), s.reps,
                 "—" if s.score is None else f"{s.score:.0f}", words.seconds(s.duration_s, 0), rom or "—")])
-        t = Table(data, colWidths=[27 * mm, 28 * mm, 22 * mm, 22 * mm, 11 * mm, 12 * mm, 17 * mm, 39 * mm],
+        t = Table(data, colWidths=[25 * mm, 28 * mm, 22 * mm, 21 * mm, 12 * mm, 13 * mm, 16 * mm, 41 * mm],
                   repeatRows=1)
         t.setStyle(grid)
         story.append(t)
