@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgepose.capture.media import IMAGE_EXTS
+from edgepose.capture.media import IMAGE_EXTS, read_frames
 from edgepose.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -136,14 +136,10 @@ class FrameReader:
         nominal = 1.0 / self.info.fps
         last_t = -1.0
         gaps: list[float] = []
-        i = 0
+        n = 0  # frames read in this pass
         try:
-            while True:
-                ok, img = cap.read()
-                if not ok or img is None:
-                    break
-                ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-                t = ms / 1000.0 if ms and ms > 0 or i == 0 else i * nominal
+            for i, t, img in read_frames(cap, self.info.fps):
+                n += 1
                 if t <= last_t:            # a container without usable timestamps
                     t = last_t + nominal
                 if i > 0:
@@ -151,7 +147,6 @@ class FrameReader:
                 last_t = t
                 self.read_count += 1
                 yield FrameRecord(i, t, self.path, img)
-                i += 1
         finally:
             cap.release()
         if gaps and len(gaps) >= 3:
@@ -163,7 +158,7 @@ class FrameReader:
                             "from the file's timestamps", self.path, g.min() * 1000, g.max() * 1000)
         claimed = self.info.frames
         # Containers often over-count by a few frames; a big shortfall means the file broke midway.
-        if claimed > 1 and i < claimed - max(5, 0.02 * claimed):
+        if claimed > 1 and n < claimed - max(5, 0.02 * claimed):
             self.truncated = True
             log.warning("%s: decoding stopped after %d of the %d frames the file claims (truncated or "
-                        "corrupt); the results cover the frames read", self.path, i, claimed)
+                        "corrupt); the results cover the frames read", self.path, n, claimed)

@@ -26,16 +26,17 @@ def peak_rss_mb() -> float:
 
 
 def decode_all(path: Path, limit: int | None = None) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
+    from edgepose.capture.media import frames_of_video
+    from edgepose.errors import SourceError
+
     frames = []
-    while limit is None or len(frames) < limit:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    if not frames:
-        raise ValueError(f"{path}: no frames")
+    try:
+        for _, _, img in frames_of_video(Path(path)):
+            if limit is not None and len(frames) >= limit:
+                break
+            frames.append(img)
+    except SourceError as e:
+        raise ValueError(f"{path}: no frames ({e})") from None
     return frames
 
 

@@ -31,3 +31,19 @@ class Frame:
     image: np.ndarray
     t_media: float = 0.0
     source: str = ""
+
+
+class ClosingSource:
+    """Context-manager habit of every source: ``with open_source(...) as src:`` closes it.
+
+    Subclasses implement ``close()`` so that calling it twice is harmless.
+    """
+
+    def close(self) -> None:  # pragma: no cover - every source overrides it
+        pass
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

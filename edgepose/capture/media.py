@@ -57,6 +57,29 @@ def read_image(path: Path) -> np.ndarray:
     return img
 
 
+def read_frames(cap: cv2.VideoCapture, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
+    """The one read loop over an opened video: ``(index, seconds, BGR image)`` per decodable frame.
+
+    Time: 0 for the first frame, then the container's timestamp, else ``index / fps`` (for
+    containers without timestamps). Used by :class:`edgepose.capture.sources.VideoFileSource`,
+    :func:`frames_of_video` and :class:`edgepose.analyze.frames.FrameReader`.
+    """
+    i = 0
+    while True:
+        ok, img = cap.read()
+        if not ok or img is None:
+            return
+        pos = cap.get(cv2.CAP_PROP_POS_MSEC)
+        yield i, 0.0 if i == 0 else (pos / 1000.0 if pos and pos > 0 else i / fps), img
+        i += 1
+
+
+def video_fps(cap: cv2.VideoCapture, default: float = 30.0) -> float:
+    """The frame rate a video claims, or ``default`` when it claims none (or nonsense)."""
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    return fps if 0 < fps < 1000 else default
+
+
 def frames_of_video(path: Path) -> Iterator[tuple[int, float, np.ndarray]]:
     """``(index, seconds, BGR image)`` for every decodable frame of a video file."""
     if not path.is_file():
@@ -64,20 +87,12 @@ def frames_of_video(path: Path) -> Iterator[tuple[int, float, np.ndarray]]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SourceError(f"{path}: not a video OpenCV can open")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     try:
-        i = 0
-        while True:
-            ok, img = cap.read()
-            if not ok or img is None:
-                break
-            pos = cap.get(cv2.CAP_PROP_POS_MSEC)
-            t = pos / 1000.0 if pos and pos > 0 else (i / fps if fps > 0 else float(i))
-            if fps > 0 and i == 0:
-                t = 0.0
+        n = 0
+        for i, t, img in read_frames(cap, video_fps(cap)):
+            n += 1
             yield i, t, img
-            i += 1
-        if i == 0:
+        if n == 0:
             raise SourceError(f"{path}: no decodable frames")
     finally:
         cap.release()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from edgepose.capture.frame import Frame
+from edgepose.capture.frame import ClosingSource, Frame
 from edgepose.errors import SourceError
 
 
-class PicameraSource:
+class PicameraSource(ClosingSource):
     live = True
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0):

@@ -20,8 +20,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edgepose.capture.frame import Frame
-from edgepose.capture.media import IMAGE_EXTS, VIDEO_EXTS, read_image
+from edgepose.capture.frame import ClosingSource, Frame
+from edgepose.capture.media import IMAGE_EXTS, VIDEO_EXTS, read_frames, read_image
 from edgepose.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-class VideoFileSource:
+class VideoFileSource(ClosingSource):
     """Every frame of a video file, with its time in the file."""
 
     live = False
@@ -57,16 +57,14 @@ class VideoFileSource:
         self._closed = False
 
     def frames(self) -> Iterator[Frame]:
-        i = 0
-        while not self._closed:
-            ok, img = self._cap.read()
-            if not ok or img is None:
-                break
-            pos = self._cap.get(cv2.CAP_PROP_POS_MSEC)
-            t = 0.0 if i == 0 else (pos / 1000.0 if pos and pos > 0 else i / self.fps)
-            yield Frame(i, time.monotonic_ns(), img, t, self.name)
-            i += 1
-        if i == 0 and not self._closed:
+        n = 0
+        if not self._closed:
+            for i, t, img in read_frames(self._cap, self.fps):
+                if self._closed:
+                    break
+                yield Frame(i, time.monotonic_ns(), img, t, self.name)
+                n += 1
+        if n == 0 and not self._closed:
             raise SourceError(f"{self.name}: no decodable frames")
 
     def close(self) -> None:
@@ -74,7 +72,7 @@ class VideoFileSource:
         self._cap.release()
 
 
-class ImageFolderSource:
+class ImageFolderSource(ClosingSource):
     """The images of a folder in name order, as a lossless video at ``fps``."""
 
     live = False
@@ -98,7 +96,7 @@ class ImageFolderSource:
         self._closed = True
 
 
-class LiveOpenCVSource:
+class LiveOpenCVSource(ClosingSource):
     """A USB camera, RTSP/HTTP stream or GStreamer pipeline; reopened with back-off when lost."""
 
     live = True
@@ -198,7 +196,7 @@ def open_source(spec: str, width: int | None = None, height: int | None = None) 
     raise SourceError(f"{spec}: no such file or folder, and not a camera index, URL, GStreamer pipeline or 'picam'")
 
 
-class _SingleImageSource:
+class _SingleImageSource(ClosingSource):
     live = False
     fps = 1.0
     frame_count = 1

@@ -80,29 +80,20 @@ def samples_from_images(paths: list[str], engine: Any,
 
 def samples_from_video(path: Path, start: float, end: float | None, engine: Any) -> list:
     """The measures of the tracked person in every frame between ``start`` and ``end`` seconds."""
-    import cv2
-
+    from edgepose.capture.media import frames_of_video
+    from edgepose.errors import SourceError
     from edgepose.evaluate.angles import measure_pose
     from edgepose.evaluate.person import PersonPicker
 
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: cannot open this video; give a readable video file")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     picker = PersonPicker()
-    out, i = [], 0
+    out = []
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            t = i / fps
-            i += 1
+        for _, t, frame in frames_of_video(Path(path)):
             if t < start or (end is not None and t > end):
                 continue
             pose = picker.pick(engine.process(frame, t), t)
             if pose is not None:
                 out.append(measure_pose(pose))
-    finally:
-        cap.release()
+    except SourceError as e:
+        raise ValueError(f"{path}: cannot open this video ({e}); give a readable video file") from None
     return out
