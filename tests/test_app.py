@@ -114,3 +114,31 @@ def test_long_press_selects_the_next_program(tmp_path, factory):
     finally:
         app.shutdown()
         t.join(15)
+
+
+def test_a_failed_start_releases_the_leds_and_close_is_idempotent(tmp_path, factory, monkeypatch):
+    """If opening the button fails after the LEDs are lit, the LEDs are released again."""
+    import edgepose.feedback as fb
+
+    cfg = loads(BASE.format(state=tmp_path))
+
+    def broken_button(*a, **kw):
+        raise TypeError("button driver broke")
+
+    monkeypatch.setattr(fb, "open_button", broken_button)
+    try:
+        Appliance(cfg, pin_factory=factory)
+    except TypeError as e:
+        assert "button driver broke" in str(e)
+    else:  # pragma: no cover
+        raise AssertionError("the start should have failed")
+    # every LED pin is free again: a new board can claim them
+    from gpiozero import LED
+
+    for pin in (5, 6, 13, 19, 26):
+        LED(pin, pin_factory=factory).close()
+    monkeypatch.undo()
+    with Appliance(cfg, pin_factory=factory) as app:
+        app.close()
+    app.close()  # twice: harmless
+    assert app._closed

@@ -43,21 +43,28 @@ class Appliance:
 
         self.cfg = cfg
         self.source = source or str(cfg.camera.source)
+        self.state_dir = device_dirs(cfg).state
         programs = installed_programs(cfg)
         self.controller = Controller(programs, cfg.program.default or None, cfg.program.countdown_s,
                                      cfg.program.summary_s)
-        self.feedback = open_device_feedback(cfg, pin_factory).attach(self.controller)
-        self.button = open_button(cfg.gpio, lambda: self._event(self.controller.press),
-                                  lambda: self._event(self.controller.long_press), pin_factory)
         self.heartbeat = Heartbeat()
         self.notifier = notifier or SystemdNotifier()
         self.pinger = WatchdogPinger(self.heartbeat, self.notifier)
-        self.state_dir = device_dirs(cfg).state
-        self.telemetry = None
-        if cfg.mqtt is not None and getattr(cfg.mqtt, "enabled", False):
-            from edgepose.telemetry.publisher import Telemetry
+        self.feedback: Any = None
+        self.button: Any = None
+        self.telemetry: Any = None
+        self._closed = False
+        try:  # a failed start releases what it opened (LEDs, display, button, outbox)
+            self.feedback = open_device_feedback(cfg, pin_factory).attach(self.controller)
+            self.button = open_button(cfg.gpio, lambda: self._event(self.controller.press),
+                                      lambda: self._event(self.controller.long_press), pin_factory)
+            if cfg.mqtt is not None and cfg.mqtt.enabled:
+                from edgepose.telemetry.publisher import Telemetry
 
-            self.telemetry = Telemetry(cfg.mqtt, self.state_dir)
+                self.telemetry = Telemetry(cfg.mqtt, self.state_dir)
+        except BaseException:
+            self.close()
+            raise
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._session_stop: threading.Event | None = None
@@ -132,6 +139,21 @@ class Appliance:
     def shutdown(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        """Release the button, the LEDs/display/voice and telemetry; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for part in (self.button, self.feedback, self.telemetry):
+            _close_quietly(part)
+
+    def __enter__(self) -> Appliance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.close()
+
     def run(self) -> int:
         old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         if threading.current_thread() is threading.main_thread():
@@ -162,17 +184,19 @@ class Appliance:
             if self._session_thread is not None:
                 self._session_thread.join(10.0)
             self.pinger.stop()
-            for closer in (self.button.close, self.feedback.close):
-                if closer:
-                    try:
-                        closer()
-                    except Exception:  # noqa: BLE001
-                        log.debug("close failed", exc_info=True)
-            if self.telemetry is not None:
-                self.telemetry.close()
+            self.close()
             if threading.current_thread() is threading.main_thread():
                 for s, h in old.items():
                     signal.signal(s, h)
+
+
+def _close_quietly(part: Any) -> None:
+    if part is None:
+        return
+    try:
+        part.close()
+    except Exception:  # noqa: BLE001 - closing one part must not keep the others open
+        log.debug("closing %s failed", type(part).__name__, exc_info=True)
 
 
 def with_source(cfg: Config, source: str | None) -> Config:
