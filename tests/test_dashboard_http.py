@@ -225,3 +225,35 @@ def test_oversized_body_refused(dash) -> None:  # type: ignore[no-untyped-def]
     c = dash.client()
     r = c.post("/login", content=b"a" * (200 * 1024), headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 413
+
+
+def test_tls_from_cert_and_key(tmp_path: Path) -> None:
+    import shutil
+    import ssl
+
+    import httpx
+
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is in tools/quickstart.sh's apt list"
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    d = start(tmp_path, tls_cert=str(cert), tls_key=str(key))
+    try:
+        assert d.url.startswith("https://")
+        c = httpx.Client(base_url=d.url.rstrip("/"), verify=ssl.create_default_context(cafile=str(cert)), follow_redirects=False, timeout=10)
+        r = c.get("/login")
+        assert r.status_code == 200 and "max-age" in r.headers["strict-transport-security"]
+        token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+        r = c.post("/login", data={"name": "anna", "password": PASSWORD, "csrf": token})
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+        assert c.get("/api/units").status_code == 200
+        # plain HTTP on the TLS port gets nothing of the app
+        try:
+            r = httpx.get(d.url.replace("https://", "http://") + "api/units", timeout=5)
+            assert r.status_code >= 400 and "device_id" not in r.text
+        except httpx.HTTPError:
+            pass
+    finally:
+        stop(d)

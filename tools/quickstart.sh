@@ -19,7 +19,7 @@ APT_PACKAGES=(
   espeak-ng alsa-utils                # spoken cues rendered to WAV, played with aplay
   shellcheck systemd                  # checks of firmware scripts and the systemd unit
   chromium chromium-driver            # headless browser (driven by Selenium) for the dashboard tests
-  poppler-utils                       # pdftotext: the dashboard test reads its PDF report
+  poppler-utils openssl               # pdftotext reads the dashboard's PDF; a test certificate for its TLS
   libgl1 libglib2.0-0                 # runtime libraries of the OpenCV/LiteRT wheels
   xvfb xdotool x11-utils imagemagick  # live-window tests: a virtual X screen, keys, screenshots
 )
