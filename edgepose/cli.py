@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "doctor",
     "bench",
     "serve",
+    "config",
     "outbox",
     "dashboard",
     "users",

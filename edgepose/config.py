@@ -638,8 +638,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     p = Path(path) if explicit else default_path()
     if not p.exists():
         if explicit:
-            raise ConfigError(f"{p}: no such config file; create it (see firmware/edgepose.example.toml) "
-                              "or leave out --config to use the defaults")
+            raise ConfigError(f"{p}: no such config file; create it with `edgepose config init {p}` (the "
+                              "commented example) or leave out --config to use the defaults")
         return from_dict({}, f"{p} (absent: defaults)")
     try:
         text = p.read_text(encoding="utf-8")

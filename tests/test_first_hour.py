@@ -104,3 +104,22 @@ def test_doctor_advice_fits_the_machine(tmp_path):
     onpi = check_camera(cfg, ("rpi", "Raspberry Pi 5"))
     assert "apt-get install python3-picamera2" in onpi.detail
     assert "nvarguscamerasrc" in check_camera(cfg, ("jetson", "Jetson")).detail
+
+
+def test_config_init_writes_the_commented_example_that_serve_accepts(tmp_path):
+    target = tmp_path / "etc" / "edgepose.toml"
+    run = lambda *a: subprocess.run([*EDGEPOSE, "config", *a], capture_output=True, text=True, cwd=REPO,  # noqa: E731
+                                    timeout=60)
+    p = run("init", str(target), "--board", "rpi5")
+    assert p.returncode == 0, p.stderr
+    assert target.read_bytes() == (REPO / "firmware" / "edgepose.example.toml").read_bytes()
+    assert f"edgepose serve --config {target}" in p.stdout
+    again = run("init", str(target))
+    assert again.returncode == 1 and "exists" in again.stderr
+    assert run("check", str(target)).stdout.strip() == f"{target}: ok"
+    j = tmp_path / "j.toml"
+    assert run("init", str(j), "--board", "jetson").returncode == 0
+    assert "nvarguscamerasrc" in j.read_text()
+    s = subprocess.run([*EDGEPOSE, "serve", "--config", str(tmp_path / "missing.toml")], capture_output=True,
+                       text=True, cwd=REPO, timeout=60)
+    assert s.returncode == 1 and f"edgepose config init {tmp_path / 'missing.toml'}" in s.stderr
