@@ -44,7 +44,7 @@ def login_client(url: str, name: str, password: str) -> Any:
     return c
 
 
-def start(tmp_path: Path, mqtt: Any = None, **settings: Any) -> Dash:
+def start(tmp_path: Path, mqtt: Any = None, db: str | None = None, **settings: Any) -> Dash:
     from edgepose.dashboard import accounts
     from edgepose.dashboard.app import create_app
     from edgepose.dashboard.live import Broker, LiveFeed
@@ -52,7 +52,7 @@ def start(tmp_path: Path, mqtt: Any = None, **settings: Any) -> Dash:
     from edgepose.dashboard.settings import DashboardSettings
     from edgepose.history.store import open_store
 
-    db = f"sqlite:///{tmp_path / 'history.sqlite'}"
+    db = db or f"sqlite:///{tmp_path / 'history.sqlite'}"
     store = open_store(db)
     if not accounts.list_users(store):
         accounts.add_user(store, "anna", PASSWORD, "admin")

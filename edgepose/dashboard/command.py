@@ -38,6 +38,11 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--port {args.port}: must be 0..65535")
     s = cfg.load(args.config, {"db": args.db, "bind": args.bind, "port": args.port}, args.mqtt)
     store = open_store(s.db)
+    from edgepose.dashboard.accounts import list_users
+
+    if not list_users(store):
+        print("edgepose dashboard: no accounts yet: add one with "
+              "`edgepose users add NAME --admin --password-stdin --db URL`", flush=True)
     feed = broker = None
     if s.mqtt is not None:
         feed = LiveFeed(s.mqtt.base_topic)

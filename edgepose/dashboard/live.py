@@ -63,6 +63,8 @@ class UnitLive:
             session = " · ".join(parts)
         elif fresh:
             session = words.live_state(self.state)
+        elif self.online is False:
+            session = "—"
         else:
             session = "No session running"
         return {"id": self.device_id, "status": status, "online": self.online, "session": session,
