@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgepose.evaluate.angles import ANGLE_MEASURES, measure_pose
+from edgepose.evaluate.angles import _JOINT, _SEGMENT, ANGLE_MEASURES, _angle, _incline, measure_pose
 from edgepose.pose import Pose
 from edgepose.programs import Check, Program
 from edgepose.skeleton import BLAZE_INDEX, BLAZEPOSE33
@@ -31,7 +31,7 @@ _PARAMS = ("trunk", "left_thigh", "left_shin", "left_upper", "left_fore",
 INNER = 0.2  # aim this share of the range inside its ends (at most one margin)
 RELAX = 0.03  # weight of staying near the relaxed stance, per radian squared
 RELAX_W = np.array([0.3] + [RELAX] * 8)  # an upright trunk matters most to how a figure reads
-GOOD_ENOUGH = 0.15  # a solve below this cost meets its checks (the rest is the relaxed-stance term)
+GOOD_ENOUGH = 0.05  # below this the checks (and the side and floor terms) are met
 
 
 @dataclass(frozen=True)
@@ -136,18 +136,56 @@ def _aim(c: Check) -> tuple[float, float]:
     return lo, max(lo, hi)
 
 
+def measures_of(k: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
+    """The values of the measures ``names`` on a fully seen body ``k`` (33, 2).
+
+    The same formulas as :func:`edgepose.evaluate.angles.measure_pose` (tests check they agree),
+    computed only for the measures asked for: the solver calls this thousands of times.
+    """
+    ix = BLAZE_INDEX
+    out: dict[str, float] = {}
+    ms = (k[ix["left_shoulder"]] + k[ix["right_shoulder"]]) / 2
+    mh = (k[ix["left_hip"]] + k[ix["right_hip"]]) / 2
+    torso = float(np.hypot(*(ms - mh))) or 1e-6
+    for n in names:
+        side, _, base = n.partition("_")
+        if side in ("left", "right") and base in _JOINT:
+            a, v, b = (k[ix[x.format(s=side)]] for x in _JOINT[base])
+            ang = _angle(a, v, b)
+            if ang is not None:
+                out[n] = ang
+        elif side in ("left", "right") and base in _SEGMENT:
+            a, b = (k[ix[x.format(s=side)]] for x in _SEGMENT[base])
+            ang = _incline(a, b, (0.0, 1.0))
+            if ang is not None:
+                out[n] = ang
+        elif n == "trunk_lean":
+            ang = _incline(mh, ms, (0.0, -1.0))
+            if ang is not None:
+                out[n] = ang
+        elif n == "stance_width":
+            out[n] = float(np.hypot(*(k[ix["left_ankle"]] - k[ix["right_ankle"]])) / torso)
+        elif n == "hip_height":
+            out[n] = float(((k[ix["left_ankle"], 1] + k[ix["right_ankle"], 1]) / 2 - mh[1]) / torso)
+        elif side in ("left", "right") and base == "foot_lift":
+            o = "right" if side == "left" else "left"
+            out[n] = float((k[ix[f"{o}_ankle"], 1] - k[ix[f"{side}_ankle"], 1]) / torso)
+        elif side in ("left", "right") and base == "wrist_height":
+            out[n] = float((k[ix[f"{side}_shoulder"], 1] - k[ix[f"{side}_wrist"], 1]) / torso)
+    return out
+
+
 def _cost(p: np.ndarray, checks: tuple[Check, ...], view: str, relaxed: np.ndarray) -> float:
     k = body(p, view)
-    pose = Pose(np.column_stack([k, np.ones(len(k))]).astype(np.float32), 1.0)
-    ms = measure_pose(pose)
+    ms = measures_of(k, tuple(c.measure for c in checks))
     total = 0.0
     for c in checks:
-        m = ms.get(c.measure)
-        if m is None:
+        value = ms.get(c.measure)
+        if value is None:
             total += c.weight
             continue
         lo, hi = _aim(c)
-        e = (lo - m.value) if m.value < lo else (m.value - hi if m.value > hi else 0.0)
+        e = (lo - value) if value < lo else (value - hi if value > hi else 0.0)
         total += c.weight * (e / c.margin) ** 2
     # stay near the relaxed stance; keep the feet below the hips (no floating legs)
     total += float((RELAX_W * (p - relaxed) ** 2).sum())
@@ -155,6 +193,16 @@ def _cost(p: np.ndarray, checks: tuple[Check, ...], view: str, relaxed: np.ndarr
     low_foot = max(k[BLAZE_INDEX["left_ankle"], 1], k[BLAZE_INDEX["right_ankle"], 1])
     if low_foot < hip_y + 0.3:
         total += 5.0 * (hip_y + 0.3 - low_foot) ** 2
+    if view == "side":
+        # a side figure faces image left: its knees bend forwards (to the left of the hip-ankle
+        # line) and its trunk leans forwards, never backwards (2-D angles do not say which way)
+        for side in ("left", "right"):
+            hip, knee, ankle = (k[BLAZE_INDEX[f"{side}_{j}"]] for j in ("hip", "knee", "ankle"))
+            ahead = (hip[0] + ankle[0]) / 2 - knee[0]
+            if ahead < 0:
+                total += 20.0 * ahead ** 2
+        if p[0] < 0:
+            total += 20.0 * p[0] ** 2
     if view == "front":
         # 2-D angles do not say which way a limb points: keep each arm and knee on its own side
         # of the body (a foot may still cross to rest on the other leg, as in tree pose)
@@ -209,8 +257,8 @@ def solve_figure(checks: tuple[Check, ...], view: str, name: str = "") -> Figure
                      options={"xtol": 1e-2, "ftol": 1e-3, "maxfev": 1500})
         if best is None or r.fun < best.fun:
             best = r
-        if best.fun < GOOD_ENOUGH:
-            break  # every check met; only the relaxed-stance term is left
+        if _cost(best.x, checks, view, best.x) < GOOD_ENOUGH:
+            break  # every check met (the relaxed-stance term left out): no need to try further starts
     assert best is not None
     k = body(best.x, view)
     pose = Pose(np.column_stack([k, np.ones(len(k))]).astype(np.float32), 1.0)

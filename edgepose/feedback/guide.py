@@ -34,6 +34,7 @@ COLORS = {"on": (60, 200, 40), "near": (0, 170, 255), "off": (40, 40, 230), "uns
 FIGURE_COLOR = (235, 235, 235)
 RANK = {"unseen": 0, "on": 1, "near": 2, "off": 3}
 HELD_SHOW_S = 3.0
+STATS_W, STATS_BOTTOM = 236, 180  # the HUD's stats box: its width and lower edge (size units)
 MIN_SCALE = 0.62  # below this Hershey text at the sizes used here is no longer legible
 
 _LEG = ("{s}_hip", "{s}_knee"), ("{s}_knee", "{s}_ankle"), ("{s}_ankle", "{s}_heel"), ("{s}_heel", "{s}_foot_index"), \
@@ -267,13 +268,18 @@ class Guide:
         min_w = 0.16 * w
         if fw * scale + 24 * sc > max(room, min_w):
             scale = max(4.0, (max(room, min_w) - 24 * sc) / fw)
-        panel_w = int(fw * scale + 24 * sc)
-        if pose is None:
-            xc = int(w - panel_w / 2 - margin)
-        elif left:
-            xc = int(max(panel_w / 2 + margin, room_l - panel_w / 2 - margin))
-        else:
-            xc = int(min(w - panel_w / 2 - margin, w - room_r + panel_w / 2 + margin))
+        for _ in range(2):
+            panel_w = int(fw * scale + 24 * sc)
+            if pose is None:
+                xc = int(w - panel_w / 2 - margin)
+            elif left:
+                xc = int(max(panel_w / 2 + margin, room_l - panel_w / 2 - margin))
+            else:
+                xc = int(min(w - panel_w / 2 - margin, w - room_r + panel_w / 2 + margin))
+            if xc + panel_w / 2 <= w - STATS_W * sc:
+                break
+            # under the stats box (time, score) on the right: start below it
+            scale = min(scale, max(4.0, (bottom - STATS_BOTTOM * sc - 30 * sc) / fh))
         return scale, xc, bottom - margin, panel_w
 
     def _draw_figure(self, img: np.ndarray, pose: Pose | None, adv: Advice | None, sc: float) -> None:
@@ -281,6 +287,8 @@ class Guide:
         if fig is None:
             return
         scale, xc, floor, panel_w = self._figure_box(img, pose, fig, sc)
+        if scale * fig.size[1] < 40:
+            return  # no room for a figure anyone could read
         mirrored = bool(adv and adv.mirrored)
         flip = False
         if fig.view == "side" and pose is not None:
