@@ -29,3 +29,27 @@ def test_pages_and_api_on_postgresql(tmp_path: Path, pg_url: str) -> None:  # no
         assert c.get("/clients/C-104/report.csv").text.count("\n") == 33
     finally:
         stop(d)
+
+
+def test_database_down_is_a_clear_503(tmp_path: Path) -> None:
+    import pytest
+    from pg_server import pg_bindir, running_server
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL binaries not found (Debian package 'postgresql')")
+    srv = running_server()
+    d = None
+    try:
+        d = start(tmp_path, db=srv.new_database())
+        c = d.login()
+        assert c.get("/").status_code == 200
+        srv.stop()
+        r = c.get("/")
+        assert r.status_code == 503 and "database cannot be reached" in r.text
+        r = c.get("/api/units")
+        assert r.status_code == 503 and r.headers["retry-after"] == "30"
+    finally:
+        if d is not None:
+            d.server.stop()
+            d.store.engine.dispose()
+        srv.stop()

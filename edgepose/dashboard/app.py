@@ -75,7 +75,13 @@ def create_app(settings: DashboardSettings, store: Store, feed: LiveFeed | None 
         Middleware(Guard, request_timeout_s=settings.request_timeout_s, hsts=settings.tls),
         Middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts(), www_redirect=False),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: _not_found, 405: _not_allowed})
+    from sqlalchemy.exc import OperationalError
+
+    from edgepose.history.errors import StoreError
+
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={404: _not_found, 405: _not_allowed, OperationalError: _db_down,
+                                        StoreError: _db_down})
     app.state.ctx = ctx
     return app
 
@@ -86,6 +92,16 @@ async def _not_found(request: Any, exc: Any) -> Any:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": "not found"}, status_code=404)
     return PlainTextResponse("not found\n", status_code=404)
+
+
+async def _db_down(request: Any, exc: Exception) -> Any:
+    from starlette.responses import JSONResponse, PlainTextResponse
+
+    log.error("database unavailable for %s: %s", request.url.path, str(exc).splitlines()[0][:300])
+    msg = "the database cannot be reached right now; try again in a minute"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": msg}, status_code=503, headers={"retry-after": "30"})
+    return PlainTextResponse(msg + "\n", status_code=503, headers={"retry-after": "30"})
 
 
 async def _not_allowed(request: Any, exc: Any) -> Any:
