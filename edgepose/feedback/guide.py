@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from edgepose.evaluate.angles import mirror_name
+from edgepose.evaluate.sides import sided
 from edgepose.feedback.figure import Figure, target_figure
 from edgepose.pose import Pose
 from edgepose.programs import Program
@@ -128,7 +129,7 @@ def advise(program: Program, pose: Pose, cue: str | None = None, min_conf: float
             if RANK[c.state] >= RANK.get(edges.get(e, "unseen"), 0):
                 edges[e] = c.state
     bad = [c for c in res.checks if c.state in ("off", "near")]
-    chosen = next((c for c in bad if cue and c.cue and c.cue == cue), None)
+    chosen = next((c for c in bad if cue and c.cue and sided(c.cue, res.mirrored) == cue), None)
     if chosen is None and bad:
         chosen = max(bad, key=lambda c: c.excess * c.check.weight)
     if chosen is None:
