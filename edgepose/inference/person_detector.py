@@ -189,6 +189,44 @@ class PersonDetector:
         rows = self.model.run(x[None])[self._i_det][0]
         return decode(rows, lb, (h, w), self.score_threshold, self.nms_iou, (ox, oy))
 
+    def detect_all(self, image: np.ndarray, crops: bool | None = None) -> list[PersonBox]:
+        """The whole frame, plus overlapping crops (:func:`crop_regions`) when ``crops`` is True or,
+        with None, when the frame's longer side is at least :data:`CROPS_FROM` pixels (people in
+        a 1920x1080 plaza are 40-80 px tall at 512 px: whole frame 3 of 11 found, with crops 7),
+        merged by NMS."""
+        h, w = image.shape[:2]
+        boxes = self.detect(image)
+        if crops or (crops is None and max(h, w) >= CROPS_FROM):
+            for region in crop_regions(w, h):
+                boxes += self.detect(image, region)
+            if boxes:
+                arr = np.array([b.as_array() for b in boxes])
+                boxes = [boxes[i] for i in nms(arr, np.array([b.score for b in boxes]), self.nms_iou)]
+        return boxes
+
+
+CROPS_FROM = 1000
+_missing_said = False
+
+
+def load(models_dir: Path | None = None, threads: int = 2, delegate: str | None = None) -> PersonDetector | None:
+    """The verified person detector, or None (said once per process, with the command that fetches
+    it) when it has not been fetched: the engine then finds people with BlazePose's detector only.
+    A file that is there but corrupt is an error, as for every model."""
+    global _missing_said
+    from edgepose.errors import ModelMissing
+    from edgepose.inference import models
+
+    try:
+        path = models.verified_path("person_detector", models_dir)
+    except ModelMissing as e:
+        if not _missing_said:
+            log.warning("%s: people are found with BlazePose's face-keyed detector only (fewer people seen "
+                        "from behind, side-on or far away)", e)
+            _missing_said = True
+        return None
+    return PersonDetector(path, threads, delegate)
+
 
 def crop_regions(w: int, h: int, frac: float = 0.6, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
     """Overlapping square crops ``(x, y, w, h)`` of side ``frac`` x the short side covering the frame
