@@ -62,6 +62,15 @@ def test_staff_workflow_in_chromium(tmp_path: Path, broker) -> None:  # type: ig
         table = drv.find_element(By.ID, "units")
         assert "<b>bold</b>" in table.text
         assert not table.find_elements(By.CSS_SELECTOR, "b, img, script")
+        # live state pushed over Server-Sent Events updates the row in place, in plain words, as text
+        from test_dashboard_mqtt import _publish
+
+        _publish(broker.port, "edgepose/gym-pi-01/session/live",
+                 {"schema": "edgepose.session.live/1", "device_id": "gym-pi-01", "ts": time.time(), "program": "squat",
+                  "state": "active", "reps": 3, "cue": "<b>Knees out</b>"})
+        row = drv.find_element(By.CSS_SELECTOR, 'tr[data-unit="gym-pi-01"]')
+        assert _wait(lambda: "Squat · In a session · 3 reps" in row.text), row.text
+        assert "<b>Knees out</b>" in row.text and not row.find_elements(By.CSS_SELECTOR, "b")
         # search, then open a unit
         q = drv.find_element(By.ID, "q")
         q.send_keys("room-1")
