@@ -52,6 +52,13 @@ def test_assign_publishes_select_command(tmp_path: Path, broker) -> None:  # typ
         u = d.store.unit("gym-pi-02")
         assert (u.next_client, u.next_program) == ("C-104", "chair-stand-30s")
         assert "Sent to the unit" in c.get(r.headers["location"]).text
+        assert "Waiting for the unit to confirm" in c.get("/units/gym-pi-02").text
+        # the unit answers (as a device does on cmd/result); the page says so, as text
+        _publish(broker.port, "edgepose/gym-pi-02/cmd/result",
+                 {"schema": "edgepose.cmd.result/1", "msg_id": "r1", "ok": False,
+                  "error": "unknown program <i>x</i>", "request_id": cmd["request_id"], "action": "select"})
+        assert sub.wait_for(lambda: "The unit refused" in c.get("/units/gym-pi-02").text, 10)
+        assert "unknown program &lt;i&gt;x&lt;/i&gt;" in c.get("/units/gym-pi-02").text
         # a malformed client code is refused and nothing is sent
         r = c.post("/units/gym-pi-02/assign", data={"client": "C 104\n", "program": "squat", "csrf": csrf})
         assert r.headers["location"].endswith("done=bad-client")

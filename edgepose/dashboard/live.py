@@ -44,6 +44,7 @@ class UnitLive:
     live_at: float | None = None
     seen_at: float | None = None
     seq: int = 0
+    answer: str = ""             # the unit's answer to the dashboard's last command, in words
 
     def view(self, now: float, titles: dict[str, str] | None = None) -> dict[str, Any]:
         """What a page shows, in plain words (strings to be set as text, never as markup)."""
@@ -68,6 +69,7 @@ class UnitLive:
         else:
             session = "No session running"
         return {"id": self.device_id, "status": status, "online": self.online, "session": session,
+                "answer": self.answer,
                 "cue": self.cue if fresh and isinstance(self.cue, str) else "",
                 "seen": words.ago(now - self.seen_at) if self.seen_at else "", "seq": self.seq}
 
@@ -94,7 +96,7 @@ class LiveFeed:
         if levels[:n] != self.base or len(levels) < n + 2 or not _ID.match(levels[n]) or len(payload) > MAX_PAYLOAD:
             return self._ignore()
         uid, kind = levels[n], "/".join(levels[n + 1:])
-        if kind not in ("status", "session/live"):
+        if kind not in ("status", "session/live", "cmd/result"):
             return self._ignore()
         try:
             body = json.loads(payload)
@@ -116,6 +118,17 @@ class LiveFeed:
                     u.firmware, u.model = _s(body.get("firmware")), _s(body.get("model"))
                 if not u.online:
                     u.live_at = None
+            elif kind == "cmd/result":
+                if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
+                    return self._ignore()
+                rid = body.get("request_id")
+                if not (isinstance(rid, str) and rid.startswith("dash-")):
+                    return True  # an answer to someone else's command
+                if body["ok"]:
+                    u.answer = "The unit confirmed the next session."
+                else:
+                    err = body.get("error")
+                    u.answer = "The unit refused: " + (err[:200] if isinstance(err, str) else "no reason given")
             else:
                 if not isinstance(body, dict):
                     return self._ignore()
@@ -133,6 +146,19 @@ class LiveFeed:
     def _ignore(self) -> bool:
         self.ignored += 1
         return False
+
+    def note(self, uid: str, answer: str) -> None:
+        """Set the words about the unit's answer to a command (shown on its page)."""
+        with self._lock:
+            u = self._units.get(uid)
+            if u is None:
+                if len(self._units) >= MAX_UNITS:
+                    return
+                u = self._units[uid] = UnitLive(uid)
+            u.answer = answer
+            self._seq += 1
+            u.seq = self._seq
+            self.changed.notify_all()
 
     def get(self, uid: str) -> UnitLive | None:
         with self._lock:
@@ -187,7 +213,7 @@ class Broker:
             log.error("dashboard: broker %s:%s refused the connection: %s", self.settings.host, self.settings.port, reason)
             return
         b = self.settings.base_topic
-        client.subscribe([(f"{b}/+/status", 1), (f"{b}/+/session/live", 0)])
+        client.subscribe([(f"{b}/+/status", 1), (f"{b}/+/session/live", 0), (f"{b}/+/cmd/result", 1)])
         self.connected.set()
 
     def select(self, device_id: str, program: str, client: str | None, timeout: float = 5.0) -> str:
@@ -201,6 +227,7 @@ class Broker:
         body: dict[str, Any] = {"action": "select", "program": program, "request_id": rid}
         if client is not None:
             body["client"] = client
+        self.feed.note(device_id, "Waiting for the unit to confirm…")
         if self._client is None or not self.connected.wait(timeout):
             raise RuntimeError(f"not connected to the broker {self.settings.host}:{self.settings.port}")
         info = self._client.publish(f"{self.settings.base_topic}/{device_id}/cmd", json.dumps(body), qos=1)
