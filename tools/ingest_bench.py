@@ -105,6 +105,16 @@ class IngestProc:
             raise SystemExit("ingest did not subscribe:\n" + "".join(self._lines[-20:]))
         return self
 
+    def cpu_s(self) -> float:
+        """utime + stime of the ingest process so far (0 when it is gone)."""
+        try:
+            assert self.proc is not None
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+            f = stat[stat.rindex(")") + 2:].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, AssertionError):
+            return 0.0
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
@@ -193,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             time.sleep(0.2)
         drain_s = time.monotonic() - t_start
+        cpu = sum(p.cpu_s() for p in procs)
         time.sleep(1.0)  # late duplicates would show now
         for p in procs:
             p.stop()
@@ -209,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             "ingests": args.ingests, "killed_at_stored": killed_at if killed else None,
             "publish_s": round(pub_s, 2), "ingest_start_s": round(t_ready - t_start, 2),
             "drain_s": round(drain_s, 2), "summaries_per_s": round(n / (drain_s - (t_ready - t_start)), 1),
+            "ingest_cpu_s": round(cpu, 2), "summaries_per_cpu_s": round(n / cpu, 1) if cpu and not killed else None,
+            "load_avg": os.getloadavg()[0],
             "db_bytes": size1 - size0, "bytes_per_session": round((size1 - size0) / max(1, n), 1),
             "mb_per_million_sessions": round((size1 - size0) / max(1, n) * 1e6 / 2**20, 1),
             "per_ingest_stored": [p.stats.get("stored") for p in procs],

@@ -415,7 +415,7 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
             rep_rows = [dict(r, session_pk=new[m]) for m, i in first.items() if m in new
                         for r in rows.rep_rows(items[i][1])]
             if rep_rows:
-                conn.execute(st["reps"], rep_rows)
+                _insert_reps(conn, st, rep_rows)
     for i, (kind, p) in enumerate(items):
         if kind == "status":
             row = rows.status_row(p, at)
@@ -426,6 +426,24 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
         elif kind not in ("summary", "event"):
             raise ValueError(f"unknown kind {kind!r}")
     return result
+
+
+_REP_COLUMNS = ("session_pk", "idx", "ended_s", "duration_s", "score", "rom", "faults")
+
+
+def _insert_reps(conn: Connection, st: dict[str, Any], rep_rows: list[dict[str, Any]]) -> None:
+    """Reps of a batch: PostgreSQL COPY (one stream, in the same transaction), else executemany."""
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        conn.execute(st["reps"], rep_rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY reps ({', '.join(_REP_COLUMNS)}) FROM STDIN") as copy:
+        for r in rep_rows:
+            copy.write_row([r["session_pk"], r["idx"], r["ended_s"], r["duration_s"], r["score"],
+                            None if r["rom"] is None else Jsonb(r["rom"]),
+                            None if r["faults"] is None else Jsonb(r["faults"])])
 
 
 _STATEMENTS: dict[str, dict[str, Any]] = {}
