@@ -61,14 +61,28 @@ def test_converted_files_are_the_pinned_ones(movenet_paths):
     assert models.fetch(list(NAMES), cache=CACHE) == {n: "present" for n in NAMES}  # re-run: no-op
 
 
-def test_fetch_reconverts_a_corrupt_file(movenet_paths, tmp_path, monkeypatch):
-    monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path))
-    target = tmp_path / movenet_paths["movenet_lightning"].name
+def test_fetch_reconverts_a_corrupt_file_then_reuses_the_conversion(movenet_paths, tmp_path, monkeypatch):
+    venv = models.converter_venv()
+    monkeypatch.setenv("EDGEPOSE_CONVERTER_VENV", str(venv))  # the real converter, made once
+    monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))  # an empty converted-model cache
+    monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path / "a"))
+    target = tmp_path / "a" / movenet_paths["movenet_lightning"].name
+    target.parent.mkdir()
     target.write_bytes(movenet_paths["movenet_lightning"].read_bytes()[:50_000])  # truncated
     with pytest.raises(ModelError, match="corrupt"):
         models.verified_path("movenet_lightning")
     assert models.fetch(["movenet-lightning"], cache=CACHE) == {"movenet_lightning": "converted"}
     assert models.sha256_of(target) == models.sha256_of(movenet_paths["movenet_lightning"])
+    assert not (ROOT / ".venv-convert").exists(), "the converter venv lives outside the checkout"
+
+    # another checkout on this machine takes the conversion from the cache: no TensorFlow needed
+    def no_converter(*a, **k):
+        raise AssertionError("the converter was needed although the converted file is cached")
+
+    monkeypatch.setattr(models, "ensure_converter", no_converter)
+    monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path / "b"))
+    assert models.fetch(["movenet-lightning"], cache=CACHE) == {"movenet_lightning": "cached"}
+    assert models.sha256_of(tmp_path / "b" / target.name) == models.sha256_of(target)
 
 
 def test_keypoints_on_annotated_people(scored):

