@@ -258,12 +258,16 @@ class Guide:
         margin = int(8 * sc)
         scale = max(4.0, (bottom - top - 30 * sc) / fh)
         room_l, room_r = float(w), float(w)
+        floor = bottom
         if pose is not None:
             tl = torso_length(pose)
             if tl > 0:
                 scale = min(scale, 0.8 * tl)
-            x0, _, x1, _ = pose.box(0.3)
+            x0, y0, bw, bh = pose.box(0.3)  # (x, y, w, h)
+            x1 = x0 + bw
             room_l, room_r = max(0.0, x0), max(0.0, w - x1)
+            # stand the figure on the person's floor line, as far as the screen allows
+            floor = int(min(bottom, max(top + fh * scale + 30 * sc, y0 + bh)))
         left = room_l > room_r
         room = max(room_l, room_r) - 2 * margin
         min_w = 0.16 * w
@@ -281,7 +285,7 @@ class Guide:
                 break
             # under the stats box (time, score) on the right: start below it
             scale = min(scale, max(4.0, (bottom - STATS_BOTTOM * sc - 30 * sc) / fh))
-        return scale, xc, bottom - margin, panel_w
+        return scale, xc, min(floor, bottom - margin), panel_w
 
     def _draw_figure(self, img: np.ndarray, pose: Pose | None, adv: Advice | None, sc: float) -> None:
         fig = self.figure
