@@ -249,3 +249,34 @@ def test_front_view_curls_are_judged_on_the_wrist_height() -> None:
     assert full["reps"] == half["reps"] == 3
     assert not any("incomplete" in r["faults"] for r in full["rep_list"])
     assert all("incomplete" in r["faults"] for r in half["rep_list"])
+
+
+def _squats_with_trunk(trunk_at_depth: float, wobble_frames: int = 0) -> list[list[Pose]]:
+    frames = []
+    for i, d in enumerate(squat_depths(3)):
+        trunk = 35 * d
+        if d > 0.5:
+            trunk = trunk_at_depth * d
+        if wobble_frames and i % 40 == 0:
+            trunk = 80.0  # a one-frame glitch of the trunk, not a fault
+        frames.append([side_pose(shin=35 * d, thigh=95 * d, trunk=trunk, arm=90 * d, elbow=170)])
+    return frames
+
+
+def test_a_held_form_fault_is_recorded_cued_and_costs_points() -> None:
+    s = run("squat", _squats_with_trunk(80.0))  # chest falls far forward for ~1 s of every rep
+    assert s["reps"] == 3
+    assert s["form_faults"].get("trunk_lean:high", 0) > 0
+    assert all("trunk_lean:high" in r["faults"] for r in s["rep_list"])
+    assert s["cue_counts"].get("Keep your chest up", 0) >= 1, "a recorded fault was never said"
+    assert s["score"] < 100 and s["score_parts"]["form"] == 0.5
+    assert s["score_parts"]["reps_with_form_faults"] == 3
+    parts = s["score_parts"]
+    assert s["score"] == pytest.approx(60 * parts["depth"] + 25 * parts["form"] + 15 * parts["tempo"], abs=0.2)
+
+
+def test_a_one_frame_wobble_is_no_fault() -> None:
+    s = run("squat", _squats_with_trunk(35.0, wobble_frames=1))
+    assert s["reps"] == 3
+    assert s["form_faults"] == {} and s["cue_counts"].get("Keep your chest up", 0) == 0
+    assert s["score"] == 100.0 and s["score_parts"]["form"] == 1.0

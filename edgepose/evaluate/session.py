@@ -117,6 +117,7 @@ class Session:
         self._hip_below: float | None = None  # mid-hip below mid-shoulder / torso, averaged while seen
         self._hip_below_t = 0.0
         self.fault_frames: dict[str, int] = {}
+        self._fault_since: dict[str, float] = {}
         self.rep_frames = 0
         self.done = False
         self.clinical_count_extra = 0
@@ -301,8 +302,9 @@ class Session:
         assert spec is not None and counter is not None
         x = self._signal(ms)
         form, _view_now = self._form(ms, pose)
-        faults = {c.measure + (":low" if r.value is not None and r.value < c.lo else ":high")
-                  for c, r in form if r.state == "off"}
+        seen_now = {c.measure + (":low" if r.value is not None and r.value < c.lo else ":high")
+                    for c, r in form if r.state == "off"}
+        faults = self._sustained_faults(seen_now, t)
         for f in faults:
             self.fault_frames[f] = self.fault_frames.get(f, 0) + 1
         self.rep_frames += 1
@@ -349,6 +351,10 @@ class Session:
                 wanted.append(spec.cue_incomplete)
             if "fast" in last.faults and spec.cue_fast and t - last.t_counted < 2.0 and spec.cue_fast not in wanted:
                 wanted.append(spec.cue_fast)
+            if t - last.t_counted < 2.0:  # a rep that cost form points says why, even if another cue had the floor
+                for cue in self._fault_cues(last.faults):
+                    if cue not in wanted:
+                        wanted.append(cue)
         if x is None:
             for n in needs:
                 if n in pose.names and pose.visibility(n) < MIN_CONF:
@@ -372,6 +378,23 @@ class Session:
         if self.done or timed_out:
             phase = Phase.DONE
         return Feedback(phase, cue, joints, level, self.reps, self.live_score(), 0.0, {}, new)
+
+    def _sustained_faults(self, seen_now: set[str], t: float) -> set[str]:
+        """The form faults seen without a break for at least the cue onset (a one-frame wobble is
+        no fault): only these are attached to a rep, cost points, count in ``form_faults`` and give
+        the cue, so the summary, the score and what the person heard agree."""
+        self._fault_since = {f: self._fault_since.get(f, t) for f in seen_now}
+        return {f for f, since in self._fault_since.items() if t - since >= self.cues.onset_s - 1e-9}
+
+    def _fault_cues(self, faults: list[str]) -> list[str]:
+        out = []
+        for c in self.prog.form:
+            for f in faults:
+                measure, _, side = f.partition(":")
+                cue = (c.cue_low if side == "low" else c.cue_high) if measure == c.measure else None
+                if cue and cue not in out:
+                    out.append(cue)
+        return out
 
     def _update_fallback(self, ms: dict[str, Measure], t: float, main_unseen: bool) -> None:
         """Reps the main signal mostly did not see count from the fallback signal.
@@ -447,13 +470,18 @@ class Session:
         return 0 if self.counter is None else self.counter.count + self.clinical_count_extra
 
     # ------------------------------------------------------------ scores and summary
-    def _rep_score(self, rep) -> float:
+    def _rep_parts(self, rep) -> tuple[float, float, float]:
+        """(depth, form, tempo) of one rep, each 0..1 (docs/scoring.md)."""
         spec = self.prog.reps
         assert spec is not None
         depth = self._depth(rep)
         form_faults = [f for f in rep.faults if f not in ("incomplete", "fast")]
         form = 0.5 ** len(form_faults)
         tempo = 1.0 if spec.min_rep_s <= rep.duration_s <= spec.max_rep_s else 0.5
+        return depth, form, tempo
+
+    def _rep_score(self, rep) -> float:
+        depth, form, tempo = self._rep_parts(rep)
         return 100.0 * (0.6 * depth + 0.25 * form + 0.15 * tempo)
 
     def live_score(self) -> float:
@@ -515,7 +543,13 @@ class Session:
                             "reps_per_min": round(60 * len(rows) / dur, 1) if dur > 0 else None}
             out["form_faults"] = {f: n for f, n in sorted(self.fault_frames.items())}
             out["score"] = self.live_score()
-            out["score_parts"] = {"formula": "mean over reps of 60*depth + 25*form + 15*tempo (docs/scoring.md)"}
+            parts = [self._rep_parts(r) for r in reps]
+            mean = lambda i: round(float(np.mean([pt[i] for pt in parts])), 3) if parts else None  # noqa: E731
+            out["score_parts"] = {
+                "depth": mean(0), "form": mean(1), "tempo": mean(2), "reps": len(parts),
+                "reps_with_form_faults": sum(1 for r in reps if any(f not in ("incomplete", "fast") for f in r.faults)),
+                "formula": "mean over reps of 60*depth + 25*form + 15*tempo; form halves with each form fault "
+                           "held for 0.6 s in the rep (docs/scoring.md)"}
         else:
             mean_match = self.match_sum / self.match_n if self.match_n else 0.0
             hold_part = min(1.0, self.best_hold_s / p.hold_target_s)
