@@ -78,7 +78,7 @@ def test_live_state_streams_in_plain_words(tmp_path: Path, broker) -> None:  # t
                                                             "state": "online", "firmware": "1.0", "ts": time.time()})
         _publish(broker.port, "edgepose/gym-pi-01/session/live",
                  {"schema": "edgepose.session.live/1", "device_id": "gym-pi-01", "ts": time.time(), "program": "squat",
-                  "state": "active", "reps": 7, "cue": "<b>Knees out</b>"})
+                  "state": "active", "phase": "rep_down", "reps": 7, "cue": "<b>Knees out</b>"})
         got = []
         with c.stream("GET", "/live", params={"ids": "gym-pi-01"}, timeout=10) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
@@ -91,12 +91,12 @@ def test_live_state_streams_in_plain_words(tmp_path: Path, broker) -> None:  # t
                 assert time.monotonic() - t0 < 10
         u = [u for u in got if u["id"] == "gym-pi-01"][-1]
         assert u["status"] == "Online"
-        assert u["session"] == "Squat · In a session · 7 reps"
-        assert "active" not in json.dumps(u)  # no raw state names
+        assert u["session"] == "Squat · Going down · 7 reps"
+        assert "active" not in json.dumps(u) and "rep_down" not in json.dumps(u)  # no raw state names
         assert u["cue"] == "<b>Knees out</b>"  # set as text by live.js, never as markup
         # the fleet page renders the same words server-side
         html = c.get("/", params={"q": "gym-pi-01"}).text
-        assert "Squat · In a session · 7 reps" in html and "&lt;b&gt;Knees out&lt;/b&gt;" in html
+        assert "Squat · Going down · 7 reps" in html and "&lt;b&gt;Knees out&lt;/b&gt;" in html
         # the stream needs a login
         assert d.client().get("/live").status_code == 401
     finally:

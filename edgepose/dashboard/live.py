@@ -36,7 +36,8 @@ class UnitLive:
     firmware: str | None = None
     model: str | None = None
     program: str | None = None
-    state: str | None = None
+    state: str | None = None     # the controller's: idle, countdown, active, summary, fault
+    phase: str | None = None     # where the person is in the program: rep_down, holding, ...
     reps: int | None = None
     score: float | None = None
     hold_s: float | None = None
@@ -56,7 +57,8 @@ class UnitLive:
         else:
             status = "Unknown"
         if fresh and self.state in ("countdown", "active", "summary"):
-            parts = [words.program(self.program, titles), words.live_state(self.state)]
+            doing = words.live_state(self.phase) if self.state == "active" and self.phase else words.live_state(self.state)
+            parts = [words.program(self.program, titles), doing]
             if isinstance(self.reps, int):
                 parts.append(f"{self.reps} reps")
             if isinstance(self.hold_s, int | float) and self.hold_s:
@@ -133,6 +135,7 @@ class LiveFeed:
                 if not isinstance(body, dict):
                     return self._ignore()
                 u.program, u.state, u.cue = _s(body.get("program")), _s(body.get("state")), _s(body.get("cue"), 200)
+                u.phase = _s(body.get("phase"))
                 u.reps = body.get("reps") if isinstance(body.get("reps"), int) and not isinstance(body.get("reps"), bool) else None
                 u.score = _f(body.get("score"))
                 u.hold_s = _f(body.get("hold_s"))

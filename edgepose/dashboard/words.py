@@ -9,11 +9,12 @@ LIVE_STATES = {
     "countdown": "Getting ready",
     "active": "In a session",
     "summary": "Showing the results",
+    "fault": "Needs attention (a fault)",
     # per-frame feedback states, should a unit send them
     "waiting": "Nobody in view",
     "tracking": "Following the person",
     "holding": "Holding the pose",
-    "rep_rest": "Resting between reps",
+    "rep_rest": "Between reps",
     "rep_down": "Going down",
     "rep_up": "Coming up",
     "done": "Finished",
