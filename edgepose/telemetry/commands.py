@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 4096
 ACTIONS = ("start", "stop", "select")
 KEYS = frozenset({"action", "program", "request_id"})
-_PROGRAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+# Used with fullmatch: "$" would also match before a final newline ("squat\n").
+_PROGRAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 RESULT_SCHEMA = "edgepose.cmd.result/1"
 
 
@@ -83,7 +84,7 @@ def parse_command(raw: bytes | bytearray | str) -> Command:
         shown = ", ".join(repr(k)[:40] for k in unknown[:5])
         raise CommandError(f"unknown key(s) {shown}; allowed: action, program, request_id")
     request_id = obj.get("request_id")
-    if request_id is not None and (not isinstance(request_id, str) or not _REQUEST_ID.match(request_id)):
+    if "request_id" in obj and (not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id)):
         raise CommandError("request_id must be a string of 1-128 printable ASCII characters")
     if "action" not in obj:
         raise CommandError("missing key 'action' (one of start, stop, select)")
@@ -94,7 +95,7 @@ def parse_command(raw: bytes | bytearray | str) -> Command:
     if "program" in obj:
         if action == "stop":
             raise CommandError("'stop' takes no program")
-        if not isinstance(program, str) or not _PROGRAM.match(program):
+        if not isinstance(program, str) or not _PROGRAM.fullmatch(program):
             raise CommandError("program must be a name of 1-64 of A-Z a-z 0-9 _ . - "
                                "(starting with a letter or digit)")
     elif action == "select":
@@ -111,7 +112,7 @@ def request_id_of(raw: bytes | bytearray | str) -> str | None:
     except (ValueError, TypeError, RecursionError):
         return None
     rid = obj.get("request_id") if isinstance(obj, dict) else None
-    return rid if isinstance(rid, str) and _REQUEST_ID.match(rid) else None
+    return rid if isinstance(rid, str) and _REQUEST_ID.fullmatch(rid) else None
 
 
 def handle_command(raw: bytes | bytearray | str,

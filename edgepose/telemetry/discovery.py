@@ -73,6 +73,7 @@ def discovery_messages(settings: MqttSettings, firmware: str, model: str | None 
             "object_id": f"{node}_{action}",
             "command_topic": settings.topic("cmd"),
             "payload_press": json.dumps({"action": action, "request_id": f"ha-{action}"}),
+            "retain": False,  # a retained command would replay; the unit ignores retained commands anyway
             "availability": availability,
             "device": device,
             "icon": "mdi:play" if action == "start" else "mdi:stop",

@@ -19,7 +19,33 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_SAFE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_SAFE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # used with fullmatch
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _writer_running(record: dict[str, Any]) -> bool:
+    """True when the process that wrote ``record`` still runs (same boot, pid alive, not us)."""
+    pid = record.get("pid")
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    boot = record.get("boot_id")
+    if boot is not None and boot != _boot_id():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 class SessionJournal:
@@ -30,17 +56,24 @@ class SessionJournal:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def _path(self, session_id: str) -> Path:
-        if not isinstance(session_id, str) or not _SAFE.match(session_id):
+        if not isinstance(session_id, str) or not _SAFE.fullmatch(session_id):
             raise ValueError(f"session_id {session_id!r} must be 1-128 of A-Z a-z 0-9 _ . : -")
         return self.dir / f"{session_id}.json"
 
     def _write(self, path: Path, record: dict[str, Any]) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(record, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:  # e.g. the disk is full: leave no half-written record behind
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
         try:  # make the rename itself durable
             fd = os.open(self.dir, os.O_RDONLY)
             try:
@@ -54,7 +87,7 @@ class SessionJournal:
         """Record that a session started (before any of it can be lost)."""
         record = {"session_id": session_id, "program": program,
                   "started_at": time.time() if started_at is None else float(started_at),
-                  "checkpoint": {}, "checkpoint_at": None}
+                  "checkpoint": {}, "checkpoint_at": None, "pid": os.getpid(), "boot_id": _boot_id()}
         self._write(self._path(session_id), record)
 
     def checkpoint(self, session_id: str, partial_summary: dict[str, Any]) -> None:
@@ -79,8 +112,23 @@ class SessionJournal:
         """Ids of sessions currently recorded as open."""
         return sorted(p.stem for p in self.dir.glob("*.json"))
 
-    def recover_interrupted(self) -> list[dict[str, Any]]:
+    def running_sessions(self) -> list[str]:
+        """Ids of open sessions whose writing process still runs (not interrupted)."""
+        out = []
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and _writer_running(record):
+                out.append(path.stem)
+        return out
+
+    def recover_interrupted(self, skip_running: bool = False) -> list[dict[str, Any]]:
         """Summaries for sessions left open by a previous process (``status: interrupted``).
+
+        With ``skip_running``, a session whose writing process still runs (e.g. the appliance,
+        seen from ``edgepose outbox flush``) is left alone.
 
         The records stay until :meth:`close_session` is called for each, so a crash between
         recovering and storing them loses nothing. Unreadable records are moved aside to
@@ -92,6 +140,8 @@ class SessionJournal:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 if not isinstance(record, dict) or "session_id" not in record:
                     raise ValueError("not a session record")
+                if skip_running and _writer_running(record):
+                    continue
             except (OSError, ValueError) as e:
                 target = path.with_name(path.name + ".corrupt")
                 os.replace(path, target)

@@ -9,9 +9,11 @@ PUBACK arrived.
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 import uuid
@@ -19,23 +21,38 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
-
 import edgepose.telemetry.payloads as payloads
-from edgepose import __version__
-from edgepose.telemetry.commands import Command, handle_command
+import paho.mqtt.client as mqtt
+from edgepose.telemetry.commands import MAX_BYTES, RESULT_SCHEMA, Command, handle_command, request_id_of
 from edgepose.telemetry.discovery import discovery_messages
+from edgepose.telemetry.errors import SettingsError
 from edgepose.telemetry.journal import SessionJournal
 from edgepose.telemetry.outbox import Outbox, OutboxMessage
+from edgepose.telemetry.probe import explain_refusal
 from edgepose.telemetry.settings import MqttSettings
 from edgepose.telemetry.state import state_dir as default_state_dir
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from edgepose import __version__
 
 log = logging.getLogger(__name__)
 
 _SUMMARY_NS = uuid.UUID("6d1f6c2e-2b55-4c5e-9a53-0d3f5e0c9a11")
 _UNSUPPORTED_PROTOCOL = 132  # MQTT 5 CONNACK reason "Unsupported Protocol Version"
+
+
+# Largest packet the device takes from the broker (MQTT 5 Maximum Packet Size): a command is at
+# most MAX_BYTES, plus topic and header.
+MAX_PACKET_BYTES = MAX_BYTES + 1024
+# PUBACK reasons that will not change by sending again: quarantine the message
+_PERMANENT_REFUSALS = frozenset({135, 144, 149, 153})  # not authorized, topic invalid, too large, bad format
+
+
+def _oserr(e: OSError) -> str:
+    name = errno.errorcode.get(e.errno, "?") if e.errno is not None else None
+    return f"{e.strerror or e} (errno {e.errno} {name})" if name else str(e)
 
 
 _CHECKPOINT_KEYS = ("program", "reps", "score", "rep_rom_deg", "rep_scores", "rep_times", "duration_s", "hold_s")
@@ -83,6 +100,8 @@ class Telemetry:
         self.max_backoff = max_backoff
         self.checkpoint_every = checkpoint_every
         self._open_sessions: dict[str, float] = {}  # session id -> monotonic time of last checkpoint
+        self._unjournaled: dict[str, tuple[str, float | None]] = {}  # sessions whose journal record failed
+        self._checkpoint_warned: set[tuple[str, object]] = set()
         self.outbox: Outbox | None = None
         self.journal: SessionJournal | None = None
         self.last_error: str | None = None
@@ -111,14 +130,16 @@ class Telemetry:
         self._started = True
         self.outbox = Outbox(self.state_dir)
         self.journal = SessionJournal(self.state_dir)
-        if self.outbox.corruption is not None and self.announce:
+        if self.outbox.corruption is not None:
             c = self.outbox.corruption
             self.publish_event({"kind": "outbox_corrupt", "level": "error",
                                 "message": f"outbox was corrupt ({c.error}); preserved as {c.preserved_as.name}",
                                 "preserved_as": str(c.preserved_as)})
-        if self.announce:
-            for summary in self.journal.recover_interrupted():
-                self.publish_summary(summary)
+        self._check_outbox()
+        # Sessions left open by a process that is gone (killed, power cut); a session another
+        # running process has open is left to it.
+        for summary in self.journal.recover_interrupted(skip_running=True):
+            self.publish_summary(summary)
         if not self.settings.enabled:
             log.info("MQTT disabled in config; messages stay in the outbox %s", self.outbox.path)
             return self
@@ -171,14 +192,36 @@ class Telemetry:
     def session_started(self, session_id: str, program: str, started_at: float | None = None) -> None:
         """Journal a session, so a crash before its summary still reports it (``interrupted``)."""
         assert self.journal is not None, "call start() first"
-        self.journal.open_session(session_id, program, started_at)
         self._open_sessions[session_id] = float("-inf")
+        try:
+            self.journal.open_session(session_id, program, started_at)
+        except OSError as e:  # e.g. the state disk is full: the session goes on, unjournaled for now
+            self._unjournaled[session_id] = (program, started_at)
+            log.error("session %s: cannot write its journal record in %s (%s); the session goes on, but a crash "
+                      "before its summary would not be reported", session_id, self.journal.dir, _oserr(e))
 
-    def session_checkpoint(self, session_id: str, partial_summary: dict[str, Any]) -> None:
-        """Store the summary so far (call every few seconds or after each rep)."""
+    def session_checkpoint(self, session_id: str, partial_summary: dict[str, Any]) -> bool:
+        """Store the summary so far (call every few seconds or after each rep).
+
+        Never raises for a full or failing state disk: returns False and logs it (once per
+        session and error), and the session goes on.
+        """
         assert self.journal is not None, "call start() first"
-        self.journal.checkpoint(session_id, partial_summary)
         self._open_sessions[session_id] = time.monotonic()
+        try:
+            if session_id in self._unjournaled:
+                program, started_at = self._unjournaled[session_id]
+                self.journal.open_session(session_id, program, started_at)
+                del self._unjournaled[session_id]
+            self.journal.checkpoint(session_id, partial_summary)
+            return True
+        except (OSError, KeyError) as e:
+            key = (session_id, getattr(e, "errno", None) or type(e).__name__)
+            if key not in self._checkpoint_warned:
+                self._checkpoint_warned.add(key)
+                log.warning("session %s: journal checkpoint in %s failed (%s); the session goes on", session_id,
+                            self.journal.dir, _oserr(e) if isinstance(e, OSError) else e)
+            return False
 
     # --- publishing ------------------------------------------------------------------------
     def publish_live(self, data: dict[str, Any]) -> bool:
@@ -191,10 +234,7 @@ class Telemetry:
         last = self._open_sessions.get(sid) if isinstance(sid, str) else None
         if last is not None and time.monotonic() - last >= self.checkpoint_every:
             partial = {k: data[k] for k in _CHECKPOINT_KEYS if k in data}
-            try:
-                self.session_checkpoint(sid, partial)  # type: ignore[arg-type]
-            except (OSError, KeyError) as e:
-                log.warning("session %s checkpoint failed: %s", sid, e)
+            self.session_checkpoint(sid, partial)  # type: ignore[arg-type]
         if not self._connected.is_set():
             return False
         body = payloads.live(self.settings.device_id, data, self.settings.export_keypoints)
@@ -208,9 +248,15 @@ class Telemetry:
         mid = summary_msg_id(self.settings.device_id, body["session_id"])
         mid = self.outbox.put(self.settings.topic("session", "summary"), body, qos=1, msg_id=mid)
         if self.journal is not None:
-            self.journal.close_session(body["session_id"])
+            try:
+                self.journal.close_session(body["session_id"])
+            except OSError as e:
+                log.error("session %s: cannot remove its journal record (%s); it may be reported once more as "
+                          "interrupted (same msg_id, receivers drop it)", body["session_id"], _oserr(e))
         self._open_sessions.pop(body["session_id"], None)
+        self._unjournaled.pop(body["session_id"], None)
         self._send_stored(mid)
+        self._check_outbox()
         return mid
 
     def publish_event(self, data: dict[str, Any]) -> str:
@@ -219,7 +265,22 @@ class Telemetry:
         body = payloads.event(self.settings.device_id, data)
         mid = self.outbox.put(self.settings.topic("event"), body, qos=1)
         self._send_stored(mid)
+        if data.get("kind") != "state_disk_full":
+            self._check_outbox()
         return mid
+
+    def _check_outbox(self) -> None:
+        """Report (once per episode) that the outbox file cannot be written, e.g. a full state disk."""
+        assert self.outbox is not None
+        why = self.outbox.unavailable
+        if why is None:
+            self._disk_full_reported = False
+            return
+        if self._disk_full_reported:
+            return
+        self._disk_full_reported = True
+        self.publish_event({"kind": "state_disk_full", "level": "error",
+                            "message": f"outbox {why}; free space in {self.outbox.path.parent}"})
 
     def on_command(self, callback: Callable[[Command], str | None]) -> None:
         """Handle valid commands with ``callback(cmd) -> None | error string``."""
@@ -248,7 +309,11 @@ class Telemetry:
         if s.username is not None:
             c.username_pw_set(s.username, s.password)
         if s.tls_ca is not None:
-            c.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
+            try:
+                c.tls_set(ca_certs=s.tls_ca, certfile=s.tls_cert, keyfile=s.tls_key)
+            except (ssl.SSLError, OSError) as e:
+                raise SettingsError(f"[mqtt] tls_ca/tls_cert/tls_key ({s.tls_ca}, {s.tls_cert}, {s.tls_key}) "
+                                    f"cannot be used: {e}") from e
         if self.announce:
             will = payloads.status(s.device_id, "offline", self.firmware, self.model)
             c.will_set(s.topic("status"), json.dumps(will), qos=1, retain=True)
@@ -280,7 +345,8 @@ class Telemetry:
             try:
                 if client is not configured:
                     configured = client
-                    client.connect(self.settings.host, self.settings.port, keepalive=self.settings.keepalive)
+                    client.connect(self.settings.host, self.settings.port, keepalive=self.settings.keepalive,
+                                   properties=self._connect_properties())
                 else:
                     client.reconnect()
             except (OSError, ValueError) as e:
@@ -316,6 +382,20 @@ class Telemetry:
     _connected_since_backoff = False
     _answered = False
     _want_fallback = False
+    _disk_full_reported = False
+    _broker_max_packet: int | None = None
+
+    def _connect_properties(self) -> Any:
+        """MQTT 5: announce the largest packet we take, so the broker drops an oversized command
+        instead of delivering it (the device would otherwise buffer all of it before refusing)."""
+        if self._protocol != mqtt.MQTTv5:
+            return None
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)
+        props.MaximumPacketSize = MAX_PACKET_BYTES
+        return props
 
     def _fallback_pending(self) -> bool:
         if not self._want_fallback:
@@ -352,13 +432,30 @@ class Telemetry:
         assert self.outbox is not None
         if self._client is None:
             return
-        for m in self.outbox.pending():
-            if m.msg_id == msg_id:
-                self._send(m)
-                return
+        m = self.outbox.get(msg_id)
+        if m is not None:
+            self._send(m)
+
+    def _undeliverable(self, m: OutboxMessage) -> str | None:
+        """Why ``m`` can never be delivered as stored, or None."""
+        t = m.topic
+        if not t or len(t.encode("utf-8", "surrogatepass")) > 65535:
+            return "topic is empty or longer than 65535 bytes"
+        if "+" in t or "#" in t:
+            return f"topic {t!r} contains an MQTT wildcard (+ or #), which a publish may not"
+        if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in t):
+            return f"topic {t!r} contains a control character (a broker drops the connection for it)"
+        limit = self._broker_max_packet
+        if limit is not None and len(m.payload) + len(t) + 16 > limit:
+            return f"{len(m.payload)} bytes is more than the broker's Maximum Packet Size ({limit})"
+        return None
 
     def _send(self, m: OutboxMessage) -> None:
         assert self.outbox is not None
+        why = self._undeliverable(m)
+        if why is not None:
+            self.outbox.quarantine(m.msg_id, why)
+            return
         # Check and reserve in one step: the caller's thread (publish_summary) and the network
         # thread (resending pending messages on connect) can both reach here for one message.
         with self._lock:
@@ -366,7 +463,12 @@ class Telemetry:
                 return
             self._inflight.add(m.msg_id)
         self.outbox.mark_attempt(m.msg_id)
-        if self._publish(m.topic, m.payload, m.qos, m.retain, msg_id=m.msg_id) is None:
+        try:
+            info = self._publish(m.topic, m.payload, m.qos, m.retain, msg_id=m.msg_id)
+        except ValueError as e:  # paho refuses the topic or payload itself
+            info = None
+            self.outbox.quarantine(m.msg_id, f"refused by the MQTT client: {e}")
+        if info is None:
             with self._lock:
                 self._inflight.discard(m.msg_id)
 
@@ -375,6 +477,7 @@ class Telemetry:
         if not self._acks:
             return
         done: list[str] = []
+        refused: list[tuple[str, ReasonCode]] = []
         with self._lock:
             while self._acks:
                 mid, reason = self._acks.popleft()
@@ -382,11 +485,26 @@ class Telemetry:
                 if msg_id is None:
                     continue  # QoS 0, status or discovery: not in the outbox
                 if reason.is_failure:
-                    log.warning("broker refused message %s: %s; it stays in the outbox", msg_id, reason)
                     self._inflight.discard(msg_id)
+                    if reason.value in _PERMANENT_REFUSALS:
+                        refused.append((msg_id, reason))
+                    else:
+                        log.warning("broker refused message %s: %s; it stays in the outbox", msg_id, reason)
                 else:
                     done.append(msg_id)
         assert self.outbox is not None
+        for msg_id, reason in refused:
+            why = explain_refusal(reason.value, self.settings) if reason.value == 135 else str(reason)
+            m = self.outbox.get(msg_id)
+            if reason.value == 135 and m is not None and m.topic.startswith(self.settings.topic("")):
+                # refused on the unit's own topics: the credentials or the ACL are wrong, not the
+                # message; it stays queued for when they are fixed, and the cause is named
+                error = f"broker refused a message on {m.topic}: {why}"
+                if error != self.last_error:
+                    log.error("MQTT %s; it stays in the outbox", error)
+                self.last_error = error
+                continue
+            self.outbox.quarantine(msg_id, f"broker refused it (reason {reason.value}: {why})")
         for msg_id in done:
             self.outbox.mark_acked(msg_id)
         with self._acked:
@@ -397,7 +515,8 @@ class Telemetry:
                     properties: Any) -> None:
         self._answered = True
         if reason.is_failure:
-            self.last_error = f"broker {self.settings.host}:{self.settings.port} refused the connection: {reason}"
+            self.last_error = (f"broker {self.settings.host}:{self.settings.port} refused the connection: {reason} "
+                               f"({explain_refusal(reason.value, self.settings)})")
             log.error("MQTT %s", self.last_error)
             if self._protocol == mqtt.MQTTv5 and reason.value in (_UNSUPPORTED_PROTOCOL, 1):
                 self._want_fallback = True
@@ -413,9 +532,16 @@ class Telemetry:
                           qos=1, retain=True)
             for topic, cfg in discovery_messages(s, self.firmware, self.model):
                 self._publish(topic, cfg, qos=1, retain=True)
-            client.subscribe(s.topic("cmd"), qos=1)
+            if self._protocol == mqtt.MQTTv5:
+                # Retain Handling 2: the broker sends no retained command on subscribe
+                client.subscribe(s.topic("cmd"), options=SubscribeOptions(qos=1, retainHandling=2))
+            else:
+                client.subscribe(s.topic("cmd"), qos=1)
+        self._broker_max_packet = getattr(properties, "MaximumPacketSize", None) if properties else None
         assert self.outbox is not None
-        for m in self.outbox.pending():  # whatever a previous connection or process left behind
+        # whatever a previous connection or process left behind; the least tried first, so a
+        # message that keeps failing never stands in front of the others
+        for m in sorted(self.outbox.pending(), key=lambda m: m.attempts):
             self._send(m)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
@@ -441,7 +567,13 @@ class Telemetry:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic != self.settings.topic("cmd"):
             return
-        result = handle_command(msg.payload, self._command_cb)
+        if msg.retain:  # a stored command (3.1.1 brokers deliver it on subscribe): never act on it
+            log.warning("ignored a retained command on %s; commands must be published with retain=false "
+                        "(clear it: mosquitto_pub -r -n -t %s)", msg.topic, msg.topic)
+            result = {"schema": RESULT_SCHEMA, "ok": False, "request_id": request_id_of(msg.payload),
+                      "error": "retained command ignored: publish commands with retain=false"}
+        else:
+            result = handle_command(msg.payload, self._command_cb)
         assert self.outbox is not None
         mid = self.outbox.put(self.settings.topic("cmd", "result"), result, qos=1)
         self._send_stored(mid)
