@@ -61,7 +61,13 @@ def main(args: argparse.Namespace) -> int:
     if out.summary and "reps" in out.summary:
         print(f"edgepose run: {out.summary.get('program')}: {out.summary['reps']} reps, "
               f"score {out.summary.get('score')}", file=sys.stderr)
+    for f in out.output_failures:
+        print(f"edgepose run: error: {f.line()}", file=sys.stderr)
     if mqtt is not None and not out.published:
         print("edgepose run: the broker did not acknowledge the summary; it is kept in the outbox "
               "(`edgepose outbox flush` sends it)", file=sys.stderr)
+    if out.output_failures:
+        print(f"edgepose run: {len(out.output_failures)} output(s) failed; the session itself completed"
+              + (" and its summary was sent" if out.published else ""), file=sys.stderr)
+        return 1
     return 0

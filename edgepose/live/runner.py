@@ -8,7 +8,6 @@ same assembly for each button-started session.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import signal
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from edgepose.capture.sources import open_source
 from edgepose.evaluate.feedback import Feedback, Phase
 from edgepose.inference.engine import EngineConfig, make_engine
+from edgepose.live.outputs import GuardedOutput, OutputFailure, write_summary_file
 from edgepose.live.pipeline import Pipeline, PipelineStats, Result
 from edgepose.live.sinks import PosesWriter, VideoRecorder
 
@@ -55,6 +55,7 @@ class RunOutcome:
     summary: dict | None
     session_id: str
     published: bool = False
+    output_failures: list[OutputFailure] = field(default_factory=list)
 
 
 class _LivePublisher:
@@ -142,18 +143,29 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
     sinks: list[Callable[[Result], None]] = []
     telemetry = None
     own_telemetry = False
+    # A recording, poses or summary file is an output: when it fails (full disk, folder gone) it
+    # stops with one message naming the path and errno, and the session and its summary go on.
+    failures: list[OutputFailure] = []
+
+    def report(f: OutputFailure) -> None:
+        if telemetry is not None:
+            telemetry.publish_event({"kind": "output_failed", "level": "warning", "session_id": session_id,
+                                     "output": f.output, "path": str(f.path), "message": f.line()})
+
+    def output(make: Callable[[], Any], name: str, path: Path) -> None:
+        sink = make()  # cannot even be opened: refused before the session starts
+        g = GuardedOutput(sink, name, path, sink.close, failures, report)
+        _closing(stack, g.close, f"the {name}")
+        sinks.append(g)
+
     if opts.poses:
-        w = PosesWriter(opts.poses, opts.source)
-        _closing(stack, w.close, "the poses file")
-        sinks.append(w)
+        output(lambda: PosesWriter(opts.poses, opts.source), "poses file", opts.poses)
     if opts.record or opts.display:
         from edgepose.live.render import hud_of, render_result
 
         if opts.record:
-            rec = VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
-                                lambda r: render_result(r, opts.program))
-            _closing(stack, rec.close, "the recording")
-            sinks.append(rec)
+            output(lambda: VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
+                                         lambda r: render_result(r, opts.program)), "recording", opts.record)
         if opts.display:
             from edgepose.config import DisplayConfig
             from edgepose.feedback.display import open_display
@@ -216,15 +228,15 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
         if getattr(source, "gaps", None):
             summary["camera_gaps_s"] = [round(g[1], 2) for g in source.gaps]
         if opts.summary:
-            opts.summary.parent.mkdir(parents=True, exist_ok=True)
-            tmp = opts.summary.with_name(opts.summary.name + ".part")
-            tmp.write_text(json.dumps(summary, indent=1))
-            tmp.replace(opts.summary)
+            failed = write_summary_file(opts.summary, summary)
+            if failed is not None:
+                failures.append(failed)
+                report(failed)
     published = False
     if telemetry is not None and summary is not None:
         telemetry.publish_summary(summary)
         published = telemetry.flush(5.0 if own_telemetry else 0.5)
-    return RunOutcome(stats, summary, session_id, published)
+    return RunOutcome(stats, summary, session_id, published, failures)
 
 
 def _install_signal_handlers(stop: Callable[[], None]) -> Callable[[], None]:

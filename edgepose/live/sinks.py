@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
@@ -75,7 +76,8 @@ class VideoRecorder:
                 raise EdgeposeError(f"cannot write video {self.path}: check the folder exists and is writable")
         if self.frames % 100 == 0 and shutil.disk_usage(self.path.parent).free < self.min_free_bytes:
             self.close()
-            raise DiskFullError(f"disk almost full at {self.path.parent}; recording stopped at frame {self.frames} "
+            raise DiskFullError(errno.ENOSPC, f"No space left on device (less than {self.min_free_bytes >> 20} MiB "
+                                f"free at {self.path.parent}); recording stopped at frame {self.frames} "
                                 "(the file so far is kept). Free space or record elsewhere.")
         if img.shape[:2] != (self._size[1], self._size[0]):
             if not self.letterboxed:
