@@ -70,6 +70,7 @@ class Appliance:
         self._session_stop: threading.Event | None = None
         self._session_thread: threading.Thread | None = None
         self.last_summary: dict | None = None
+        self.next_client: str | None = None  # chosen by staff (cmd select/start ... client) for the next session
         self.controller.on_state_change(self._on_state)
 
     # ------------------------------------------------------------------ events
@@ -78,7 +79,15 @@ class Appliance:
             return fn(*args)
 
     def _on_command(self, cmd: Any) -> str | None:
-        res = self._event(self.controller.command, cmd.action, cmd.program)
+        with self._lock:
+            # select/start name the client of the next session (or none); set before the
+            # controller runs, since a start begins the session inside that call.
+            before = self.next_client
+            if cmd.action in ("select", "start"):
+                self.next_client = getattr(cmd, "client", None)
+            res = self.controller.command(cmd.action, cmd.program)
+            if not res.ok:
+                self.next_client = before
         return None if res.ok else res.reason
 
     def _on_state(self, ch: StateChange) -> None:
@@ -110,8 +119,9 @@ class Appliance:
             state_dir=self.state_dir,
             width=self.cfg.camera.width, height=self.cfg.camera.height,
             extra_sinks=[self._feedback_sink], heartbeat=self.heartbeat.beat,
-            telemetry=self.telemetry,
+            telemetry=self.telemetry, client=self.next_client,
         )
+        self.next_client = None  # one session per selection
         for stage in ("capture", "infer", "evaluate"):
             self.heartbeat.register(stage, 10.0)
 

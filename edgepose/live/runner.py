@@ -47,6 +47,7 @@ class RunOptions:
     heartbeat: Callable[[str], None] | None = None
     telemetry: Any = None       # an already started Telemetry to use (the appliance's), else None
     session_id: str | None = None
+    client: str | None = None   # pseudonymous client code, stamped into the summary
 
 
 @dataclass
@@ -223,6 +224,8 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
                    "duration_s": round(stats.frames_out / max(1e-6, getattr(source, "fps", 30.0) or 30.0), 2)}
     if summary is not None:
         summary.setdefault("session_id", session_id)
+        if opts.client is not None:
+            summary["client"] = opts.client
         summary.setdefault("source", opts.source)
         summary["pipeline"] = stats.as_dict()
         if getattr(source, "gaps", None):

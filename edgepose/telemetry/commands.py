@@ -2,10 +2,13 @@
 
 Accepted: a UTF-8 JSON object of at most :data:`MAX_BYTES` bytes with exactly these keys::
 
-    {"action": "start" | "stop" | "select", "program": "<name>", "request_id": "<id>"}
+    {"action": "start" | "stop" | "select", "program": "<name>", "request_id": "<id>",
+     "client": "<code>"}
 
 ``action`` is required; ``program`` is required for ``select``, optional for ``start`` and
-refused for ``stop``; ``request_id`` is optional and echoed in the result. Anything else is
+refused for ``stop``; ``client`` (a pseudonymous client code, matched in full, see
+:mod:`edgepose.telemetry.client_code`) names who the next session is for, with ``select`` or
+``start`` only; ``request_id`` is optional and echoed in the result. Anything else is
 refused with a reason, and a refused command changes nothing.
 """
 
@@ -18,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edgepose.telemetry.client_code import CLIENT_CODE_HELP, is_client_code
 from edgepose.telemetry.errors import CommandError
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 4096
 ACTIONS = ("start", "stop", "select")
-KEYS = frozenset({"action", "program", "request_id"})
+KEYS = frozenset({"action", "program", "request_id", "client"})
 # Used with fullmatch: "$" would also match before a final newline ("squat\n").
 _PROGRAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
@@ -38,6 +42,7 @@ class Command:
     action: str
     program: str | None = None
     request_id: str | None = None
+    client: str | None = None  # pseudonymous client code for the next session
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def parse_command(raw: bytes | bytearray | str) -> Command:
     unknown = sorted(set(obj) - KEYS)
     if unknown:
         shown = ", ".join(repr(k)[:40] for k in unknown[:5])
-        raise CommandError(f"unknown key(s) {shown}; allowed: action, program, request_id")
+        raise CommandError(f"unknown key(s) {shown}; allowed: action, program, request_id, client")
     request_id = obj.get("request_id")
     if "request_id" in obj and (not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id)):
         raise CommandError("request_id must be a string of 1-128 printable ASCII characters")
@@ -100,7 +105,13 @@ def parse_command(raw: bytes | bytearray | str) -> Command:
                                "(starting with a letter or digit)")
     elif action == "select":
         raise CommandError("'select' needs a program")
-    return Command(action=action, program=program, request_id=request_id)
+    client = obj.get("client")
+    if "client" in obj:
+        if action == "stop":
+            raise CommandError("'stop' takes no client")
+        if not is_client_code(client):
+            raise CommandError(f"client must be a pseudonymous client code: {CLIENT_CODE_HELP}")
+    return Command(action=action, program=program, request_id=request_id, client=client)
 
 
 def request_id_of(raw: bytes | bytearray | str) -> str | None:
