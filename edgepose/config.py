@@ -46,8 +46,8 @@ DELEGATES = ("xnnpack", "edgetpu")
 LANDMARK_VARIANTS = ("default", "float", "lean", "int8")
 DISPLAY_KINDS = ("none", "hdmi", "ssd1306")
 MQTT_PROTOCOLS = ("5", "3.1.1")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # one MQTT topic level / HA object id
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" lets "squat\n" through
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # one MQTT topic level / HA object id
 
 
 # --------------------------------------------------------------------------- sections
@@ -154,7 +154,7 @@ class AudioConfig:
     min_interval_s: float = 2.5
 
 
-_TOPIC_LEVELS = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+_TOPIC_LEVELS = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z")
 
 
 @dataclass
@@ -210,10 +210,9 @@ class MqttSettings:
             raise bad("tls_cert", "is set but tls_key is not; client certificates need both tls_cert and tls_key")
         if self.tls_cert is not None and self.tls_ca is None:
             raise bad("tls_cert", "a client certificate needs tls_ca (the CA that signed the broker's)")
-        for key in ("tls_ca", "tls_cert", "tls_key"):
-            v = getattr(self, key)
-            if v is not None and not Path(v).is_file():
-                raise bad(key, f"file {v} does not exist or is not a file")
+        from edgepose.telemetry.tlsfiles import check_tls_files
+
+        check_tls_files(self.tls_ca, self.tls_cert, self.tls_key)  # exist, readable, a CA, a matching key
         if isinstance(self.keepalive, bool) or not isinstance(self.keepalive, int) or not 5 <= self.keepalive <= 3600:
             raise bad("keepalive", f"must be an integer number of seconds 5..3600, got {self.keepalive!r}")
         if self.protocol not in ("5", "3.1.1"):

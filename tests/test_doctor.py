@@ -65,7 +65,7 @@ def test_healthy_device_exits_0_with_one_line_per_check(tmp_path, broker, capsys
                  "camera", "display", "audio", "gpio", "broker", "state dir", "disk"):
         assert lines.get(name) == "ok", (name, out)
     assert out[-1].endswith("-- ready")
-    assert any(f"127.0.0.1:{broker.port} accepts" in line for line in out)
+    assert any(f"127.0.0.1:{broker.port} accepted MQTT" in line for line in out)  # a real CONNECT
 
 
 def test_stopped_broker_is_a_warning_not_a_failure(tmp_path, capsys):

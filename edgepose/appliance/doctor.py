@@ -13,12 +13,11 @@ import hashlib
 import importlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -337,20 +336,28 @@ def check_gpio(cfg: Config) -> Check:
 
 
 def check_broker(cfg: Config, timeout: float = 2.0) -> Check:
+    """A real MQTT CONNECT with the config's TLS files and credentials, a subscription to the
+    unit's cmd topic and one QoS 1 event: says what the broker refused, not just "TCP works"."""
     m = cfg.mqtt
-    get: Callable[[str], object] = (lambda k: m[k]) if isinstance(m, Mapping) else (lambda k: getattr(m, k))
-    if not get("enabled"):
+    if m is None or not m.enabled:
         return Check("broker", True, "off (mqtt.enabled = false)", critical=False)
-    host, port = str(get("host")), int(get("port"))  # type: ignore[call-overload]
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as e:
-        reason = e.strerror or str(e) or type(e).__name__
-        return Check("broker", False, f"cannot reach {host}:{port} ({reason}); is the broker running "
-                     "(systemctl status mosquitto) and mqtt.host/port right? Sessions wait in the outbox meanwhile",
-                     critical=False)
-    return Check("broker", True, f"{host}:{port} accepts TCP connections", critical=False)
+    from edgepose.telemetry.probe import probe_broker
+
+    r = probe_broker(m, timeout=max(timeout, 1.0))
+    if r.ok:
+        return Check("broker", True, r.detail, critical=False)
+    return Check("broker", False, f"{r.detail} Sessions wait in the outbox meanwhile.", critical=False)
+
+
+def check_programs(cfg: Config) -> Check:
+    """program.default and program.cycle name installed programs that load."""
+    from edgepose.appliance.selection import offered_programs, program_problems
+
+    problems = program_problems(cfg)
+    if problems:
+        return Check("programs", False, "; ".join(p.split(": ", 1)[-1] for p in problems))
+    offered = offered_programs(cfg)
+    return Check("programs", True, f"{len(offered)} offered, {cfg.program.default or offered[0]!r} selected at start")
 
 
 def _existing_parent(p: Path) -> Path:
@@ -391,7 +398,7 @@ def check_disk(cfg: Config) -> Check:
 def run_checks(cfg: Config, config_check: Check, broker_timeout: float = 2.0,
                environ: Mapping[str, str] | None = None) -> list[Check]:
     """Every check, in report order."""
-    checks = [config_check, check_python(), check_runtime(), check_delegate(cfg)]
+    checks = [config_check, check_programs(cfg), check_python(), check_runtime(), check_delegate(cfg)]
     checks += check_models(cfg)
     checks += [check_camera(cfg), check_display(cfg, environ), check_audio(cfg), check_gpio(cfg),
                check_broker(cfg, broker_timeout), check_state_dir(cfg), check_disk(cfg)]

@@ -19,9 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from edgepose.appliance.app import Appliance, with_source
+    from edgepose.appliance.selection import validate_programs
     from edgepose.config import load_config
 
     cfg = load_config(args.config)
+    validate_programs(cfg)  # program.default / program.cycle name installed programs
     if args.validate_config:
         print(f"{cfg.path or 'built-in defaults'}: ok")
         return 0
