@@ -257,3 +257,21 @@ def test_tls_from_cert_and_key(tmp_path: Path) -> None:
             pass
     finally:
         stop(d)
+
+
+def test_a_request_body_that_never_arrives_times_out(tmp_path: Path) -> None:
+    d = start(tmp_path, request_timeout_s=1.0)
+    try:
+        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+            s.sendall(f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                      "Content-Length: 100\r\n\r\nname=an".encode())
+            t0 = time.monotonic()
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+            took = time.monotonic() - t0
+        assert data.startswith(b"HTTP/1.1 503") and b"request timed out" in data, data[:200]
+        assert 0.8 < took < 5.0, took
+        assert _raw_get(d.port) == 200  # the server is fine afterwards
+    finally:
+        stop(d)
