@@ -118,3 +118,16 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """A fresh, empty database on the session's PostgreSQL server."""
     return pg_server.new_database()
+
+
+if __name__ == "__main__":  # a server for benchmarks: prints its URL, runs until SIGTERM / Ctrl-C
+    import signal
+    import sys
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    srv = running_server(fsync="--fsync" in sys.argv)
+    try:
+        print(srv.new_database(), flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    finally:
+        srv.stop()

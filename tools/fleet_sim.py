@@ -462,6 +462,7 @@ class DbIngest:
                      for k in range(procs)]
         self.cwd = repo
         self.procs: list[subprocess.Popen[str] | None] = [None] * procs
+        self.readers: list[threading.Thread | None] = [None] * procs
         self.stats: list[dict[str, Any]] = [{} for _ in range(procs)]
         self.kills = 0
         from edgepose.history.store import open_store
@@ -485,10 +486,12 @@ class DbIngest:
                     self.stats[k] = json.loads(line.split("stopped; ", 1)[1].replace("'", '"'))
                 elif " ERROR " in line or " WARNING " in line:
                     log.warning("ingest %d: %s", k, line.rstrip())
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(60):
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        if not ready.wait(120):
             raise SystemExit(f"edgepose ingest {k} did not subscribe (exit {p.poll()})")
         self.procs[k] = p
+        self.readers[k] = reader
 
     def kill_and_restart(self, k: int, down_s: float) -> None:
         p = self.procs[k]
@@ -531,7 +534,9 @@ class DbIngest:
                     p.wait(30)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        time.sleep(0.3)  # the stderr readers pick up the final stats
+        for r in self.readers:  # they end with the process's last line (its final stats)
+            if r is not None:
+                r.join(10)
         self.summary_raw = sum(int(s.get("stored", 0)) + int(s.get("duplicates", 0)) for s in self.stats)
         self.store.close()
 
