@@ -194,7 +194,9 @@ def test_recording_and_summary_on_a_full_disk_the_summary_still_reaches_the_brok
                       "--quiet"], tmp_path / "state")
         assert p.returncode == 1, p.stderr  # an output failed: said, and the exit code says so too
         assert f"recording {rec}" in p.stderr and f"summary file {summ}" in p.stderr, p.stderr
-        assert "errno 28 ENOSPC" in p.stderr, p.stderr
+        assert f"recording {rec}: No space left on device" in p.stderr, p.stderr
+        assert f"summary file {summ}: No space left on device (errno 28 ENOSPC)" in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr, p.stderr
         assert "jump-rope: " in p.stderr and " reps" in p.stderr, "the session itself completed"
         assert not summ.exists() and not summ.with_name("s.json.part").exists(), os.listdir(small_disk.path)
         assert sub.wait_for(lambda: sub.json("/session/summary"), 15)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgepose.errors import EdgeposeError
+
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +66,7 @@ class GuardedOutput:
         f = OutputFailure(self.output, self.path, describe_os_error(e) + "; the session goes on without it")
         self.failed = f
         self.failures.append(f)
-        if isinstance(e, OSError):
+        if isinstance(e, OSError | EdgeposeError):  # said on purpose: the message is enough
             log.error("%s", f.line())
         else:
             log.error("%s", f.line(), exc_info=e)

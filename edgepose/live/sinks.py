@@ -67,6 +67,12 @@ class VideoRecorder:
         self.letterboxed = 0  # frames of another size, fitted into the first frame's size
 
     def __call__(self, res: Result) -> None:
+        # checked before the writer opens too: on a full disk OpenCV only says it cannot open
+        if self.frames % 100 == 0 and shutil.disk_usage(self.path.parent).free < self.min_free_bytes:
+            self.close()
+            raise DiskFullError(errno.ENOSPC, f"No space left on device (less than {self.min_free_bytes >> 20} MiB "
+                                f"free at {self.path.parent}); recording stopped at frame {self.frames} "
+                                "(the file so far is kept). Free space or record elsewhere.")
         img = self.render(res)
         if self._writer is None:
             h, w = img.shape[:2]
@@ -74,11 +80,6 @@ class VideoRecorder:
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
                 raise EdgeposeError(f"cannot write video {self.path}: check the folder exists and is writable")
-        if self.frames % 100 == 0 and shutil.disk_usage(self.path.parent).free < self.min_free_bytes:
-            self.close()
-            raise DiskFullError(errno.ENOSPC, f"No space left on device (less than {self.min_free_bytes >> 20} MiB "
-                                f"free at {self.path.parent}); recording stopped at frame {self.frames} "
-                                "(the file so far is kept). Free space or record elsewhere.")
         if img.shape[:2] != (self._size[1], self._size[0]):
             if not self.letterboxed:
                 log.warning("recording %s: frames of another size than the first (%dx%d) are letterboxed into it",
