@@ -333,3 +333,60 @@ def test_history_filters_and_forget_cli(tmp_path: Path) -> None:
     assert r.returncode == 0 and "nothing deleted" in r.stdout
     r = run_cli("history", "--db", url, env=env)
     assert "2 session(s)" in r.stdout and "C-1" not in r.stdout
+
+
+_READ_ONLY_INGEST = r"""
+import sys, threading
+from sqlalchemy import event
+from edgepose.history.ingest import IngestCore
+from edgepose.history.mqtt_ingest import MqttIngest
+from edgepose.history.settings import IngestSettings
+from edgepose.history.store import open_store
+from edgepose.history.validate import PayloadValidator
+store = open_store(sys.argv[2])
+@event.listens_for(store.engine, "connect")
+def _ro(dbapi_conn, _rec):
+    dbapi_conn.execute("PRAGMA query_only=ON")  # every write fails: received, never committed
+store.engine.dispose()
+core = IngestCore(store, PayloadValidator())
+ing = MqttIngest(IngestSettings(mqtt=f"127.0.0.1:{sys.argv[1]}"), core, min_backoff=0.1, max_backoff=0.2)
+def report():
+    ing.subscribed.wait(30)
+    print("subscribed", flush=True)
+    while True:
+        threading.Event().wait(0.2)
+        print("failures", core.stats.store_failures, flush=True)
+threading.Thread(target=report, daemon=True).start()
+ing.run()
+"""
+
+
+def test_killed_between_receipt_and_commit_loses_nothing(broker: Broker, tmp_path: Path) -> None:
+    """Messages received but never committed (every write fails) are not acknowledged: after a
+    SIGKILL the broker hands them to the next ingest of the same session, which stores them."""
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    open_store(url).close()
+    p = subprocess.Popen([sys.executable, "-c", _READ_ONLY_INGEST, str(broker.port), url], cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert p.stdout is not None
+        assert p.stdout.readline().strip() == "subscribed"
+        c = raw_client(broker.port)
+        publish_all(c, [("edgepose/u1/session/summary", json.dumps(summary("u1", i)).encode()) for i in range(10)])
+        c.loop_stop()
+        c.disconnect()
+        for line in p.stdout:  # it received them and failed to commit at least twice
+            if line.startswith("failures") and int(line.split()[1]) >= 2:
+                break
+    finally:
+        p.kill()
+        p.wait(10)
+    with open_store(url) as s:
+        assert s.count_sessions() == 0
+    ing = InProcessIngest(broker.port, url, tmp_path)  # same client id: same broker session
+    try:
+        assert wait(lambda: ing.store.count_sessions() == 10)
+        assert ing.core.stats.stored == 10
+    finally:
+        ing.close()
