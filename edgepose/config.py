@@ -44,7 +44,7 @@ I2C1_PINS = (2, 3)
 LED_NAMES = ("ready", "active", "good", "fix", "fault")
 DELEGATES = ("xnnpack", "edgetpu")
 LANDMARK_VARIANTS = ("default", "float", "lean", "int8")
-DISPLAY_KINDS = ("none", "hdmi", "ssd1306")
+DISPLAY_KINDS = ("auto", "none", "hdmi", "ssd1306")
 MQTT_PROTOCOLS = ("5", "3.1.1")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" lets "squat\n" through
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # one MQTT topic level / HA object id
@@ -137,7 +137,7 @@ class GpioConfig:
 class DisplayConfig:
     """``[display]``: ``none`` (headless), ``hdmi`` (HDMI/DSI screen) or ``ssd1306`` (I2C OLED)."""
 
-    kind: str = "none"
+    kind: str = "auto"  # a window when a desktop or a KMS screen exists, else headless (says which)
     i2c_port: int = 1
     i2c_address: int = 0x3C
     width: int = 128
@@ -522,7 +522,7 @@ def _gpio(t: _Table, display_kind: str) -> GpioConfig:
 
 
 def _display(t: _Table) -> DisplayConfig:
-    kind = t.string("kind", "none", DISPLAY_KINDS)
+    kind = t.string("kind", "auto", DISPLAY_KINDS)
     port = t.integer("i2c_port", 1, 0, 31)
     addr = t.integer("i2c_address", 0x3C, 0x03, 0x77)
     width = t.integer("width", 128, 8, 8192)

@@ -146,6 +146,15 @@ class Appliance:
             self._session_stop.set()
 
     # ------------------------------------------------------------------ main loop
+    def _key(self, action: str) -> None:
+        """A key of the live window: space = a press, n = a long press (next program), q/Esc/close = stop."""
+        if action == "toggle":
+            self._event(self.controller.press)
+        elif action == "next":
+            self._event(self.controller.long_press)
+        elif action == "quit":
+            self.shutdown()
+
     def shutdown(self) -> None:
         self._stop.set()
 
@@ -177,7 +186,11 @@ class Appliance:
             self.heartbeat.register("controller", 10.0)
             self.pinger.start()
             self.notifier.ready(f"ready: {self.controller.program}")
+            pump = getattr(self.feedback.display, "pump", None)  # the live window (keys = the button)
             while not self._stop.is_set():
+                if pump is not None:
+                    for action in pump():
+                        self._key(action)
                 self._event(self.controller.tick)
                 self.heartbeat.beat("controller")
                 # The MQTT thread checks in by going round its loop; a hung network thread
@@ -186,7 +199,7 @@ class Appliance:
                 if self.telemetry is not None and (
                         time.monotonic() - self.telemetry.last_loop < 5.0 or not self.telemetry.connected):
                     self.heartbeat.beat("telemetry")
-                time.sleep(0.1)
+                time.sleep(0.03 if pump is not None else 0.1)
             return 0
         finally:
             self.notifier.stopping("stopping")

@@ -170,7 +170,8 @@ class DeviceFeedback:
 
 def open_device_feedback(cfg: Any, pin_factory: Any = None) -> DeviceFeedback:
     """LEDs, display and speaker for a :class:`~edgepose.config.Config` (missing hardware → silent stand-ins)."""
-    from edgepose.feedback import open_display, open_leds, open_speaker
+    from edgepose.feedback import open_leds, open_speaker
+    from edgepose.live.window import open_screen  # the live window first (keys = the button)
 
-    return DeviceFeedback(open_leds(cfg.gpio, pin_factory), open_display(cfg.display),
+    return DeviceFeedback(open_leds(cfg.gpio, pin_factory), open_screen(cfg.display),
                           open_speaker(cfg.audio, cfg.device))

@@ -28,6 +28,7 @@ from edgepose.evaluate.feedback import Feedback, JointStatus, Phase
 from edgepose.evaluate.match import MatchResult, judge, match_program
 from edgepose.evaluate.person import PersonPicker
 from edgepose.evaluate.reps import RepCounter, Smoother
+from edgepose.evaluate.sides import sided
 from edgepose.pose import Pose
 from edgepose.programs import Check, Program
 
@@ -192,8 +193,8 @@ class Session:
             wanted.append(u)
         # the worst deviation first: it is what most needs fixing
         for c in sorted(res.checks, key=lambda c: -c.excess * c.check.weight):
-            if c.state in ("off", "near") and c.cue and c.cue not in wanted:
-                wanted.append(c.cue)
+            if c.state in ("off", "near") and c.cue and sided(c.cue, res.mirrored) not in wanted:
+                wanted.append(sided(c.cue, res.mirrored))
         score = res.score
         if not self.holding and score >= HOLD_ENTER and not unseen:
             self.holding, self.hold_start, self.hold_mirrored = True, t, res.mirrored
@@ -214,7 +215,7 @@ class Session:
         phase = Phase.HOLDING if self.holding else Phase.TRACKING
         if self.done:
             phase = Phase.DONE
-        return Feedback(phase, cue, joints, level, 0, round(100 * score, 1), round(self.hold_s if self.holding else 0.0, 2),
+        return Feedback(phase, cue, joints, level, 0, self.live_score(), round(self.hold_s if self.holding else 0.0, 2),
                         {}, new)
 
     def _end_hold(self, t: float) -> None:
@@ -489,8 +490,26 @@ class Session:
             reps = self.counter.reps
             return round(float(np.mean([self._rep_score(r) for r in reps])), 1) if reps else 0.0
         if self.match_n:
-            return round(100 * self.match_sum / self.match_n, 1)
+            if self.prog.clinical is not None and self.prog.clinical.test == "single-leg-stance":
+                best = max(self.best_hold_s, self.hold_s if self.holding else 0.0)
+                return round(100 * min(1.0, best / self.prog.clinical.max_hold_s), 1)
+            return self.pose_score()
         return 0.0
+
+    def pose_score_parts(self) -> dict:
+        """The numbers behind a target-pose score, so far (docs/scoring.md)."""
+        mean_match = self.match_sum / self.match_n if self.match_n else 0.0
+        best = max(self.best_hold_s, self.hold_s if self.holding else 0.0)
+        hold_part = min(1.0, best / self.prog.hold_target_s)
+        return {"mean_match": round(mean_match, 3), "frames_judged": self.match_n, "best_hold_s": round(best, 2),
+                "hold_target_s": self.prog.hold_target_s, "hold_part": round(hold_part, 3),
+                "match_points": round(50 * mean_match, 1), "hold_points": round(50 * hold_part, 1),
+                "formula": "50*mean_match + 50*min(1, best_hold_s/hold_target_s)"}
+
+    def pose_score(self) -> float:
+        """The target-pose score so far: the live score and the summary's are this one number."""
+        parts = self.pose_score_parts()
+        return round(100 * (0.5 * parts["mean_match"] + 0.5 * parts["hold_part"]), 1)
 
     def summary(self) -> dict:
         """The session summary (JSON-able); fields are documented in docs/formats.md."""
@@ -551,13 +570,11 @@ class Session:
                 "formula": "mean over reps of 60*depth + 25*form + 15*tempo; form halves with each form fault "
                            "held for 0.6 s in the rep (docs/scoring.md)"}
         else:
-            mean_match = self.match_sum / self.match_n if self.match_n else 0.0
-            hold_part = min(1.0, self.best_hold_s / p.hold_target_s)
-            out["mean_match"] = round(mean_match, 3)
+            parts = self.pose_score_parts()
+            out["mean_match"] = parts["mean_match"]
             out["holds"] = self.holds
-            out["score"] = round(100 * (0.5 * mean_match + 0.5 * hold_part), 1)
-            out["score_parts"] = {"mean_match": round(mean_match, 3), "hold_part": round(hold_part, 3),
-                                  "formula": "50*mean_match + 50*min(1, best_hold_s/hold_target_s)"}
+            out["score"] = self.pose_score()
+            out["score_parts"] = parts
         if p.clinical is not None:
             out["clinical"] = self._clinical_result(out)
             if "score" in out["clinical"]:

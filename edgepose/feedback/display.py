@@ -69,7 +69,7 @@ def detect_screen(environ: Mapping[str, str] | None = None, fb: str | os.PathLik
         if opencv_has_gui():
             return "window", f"desktop session {desktop}"
         why.append(f"a desktop session ({desktop}) exists but this OpenCV has no GUI backend "
-                   "(opencv-python-headless); install python3-opencv or opencv-python")
+                   "(opencv-python-headless) and the live window (pygame-ce) could not open it")
     else:
         why.append("no desktop session ($DISPLAY / $WAYLAND_DISPLAY unset)")
     fbp = Path(fb)
@@ -313,11 +313,14 @@ def open_display(cfg: DisplayConfig, environ: Mapping[str, str] | None = None,
         if cfg.kind == "ssd1306":
             return SSD1306Display(port=cfg.i2c_port, address=cfg.i2c_address, width=cfg.width, height=cfg.height)
         kind, why = detect_screen(environ, fb)
-        if kind == "window":
-            return WindowDisplay()
         if kind == "framebuffer":
             return FramebufferDisplay(fb)
-        raise DisplayError(f"display.kind = \"hdmi\" but no screen is usable: {why}")
+        if kind == "window" and cfg.kind == "hdmi":
+            return WindowDisplay()
+        if cfg.kind == "auto" and not strict:
+            log.warning("display: headless (%s)", why)
+            return NullDisplay()
+        raise DisplayError(f"display.kind = \"{cfg.kind}\" but no screen is usable: {why}")
     except DisplayError as e:
         if strict:
             raise

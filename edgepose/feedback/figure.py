@@ -13,8 +13,8 @@ The figure is solved once per program (a few tens of milliseconds) and cached.
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,8 +239,16 @@ def _seed(checks: tuple[Check, ...], view: str, relaxed: np.ndarray) -> np.ndarr
     return p
 
 
-def solve_figure(checks: tuple[Check, ...], view: str, name: str = "") -> Figure:
-    """The figure whose measures meet ``checks`` (see the module docstring)."""
+class Cancelled(Exception):
+    """A figure solve was cancelled (the session ended first)."""
+
+
+def solve_figure(checks: tuple[Check, ...], view: str, name: str = "", cancel: threading.Event | None = None) -> Figure:
+    """The figure whose measures meet ``checks`` (see the module docstring).
+
+    ``cancel``, when set, stops the solve at its next step (raises :class:`Cancelled`), so a
+    session that ends does not wait for, or compete with, a figure nobody will see.
+    """
     from scipy.optimize import minimize
 
     from edgepose.evaluate.match import match_checks
@@ -253,7 +261,14 @@ def solve_figure(checks: tuple[Check, ...], view: str, name: str = "") -> Figure
         starts.append(starts[0] + rng.normal(0, 0.6, len(relaxed)))
     best = None
     for s in starts:
-        r = minimize(_cost, s, args=(checks, view, relaxed), method="Powell",
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(name)
+
+        def check_cancel(*_: object) -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(name)
+
+        r = minimize(_cost, s, args=(checks, view, relaxed), method="Powell", callback=check_cancel,
                      options={"xtol": 1e-2, "ftol": 1e-3, "maxfev": 1500})
         if best is None or r.fun < best.fun:
             best = r
@@ -266,13 +281,19 @@ def solve_figure(checks: tuple[Check, ...], view: str, name: str = "") -> Figure
     return Figure(name, pose, view, round(float(fit), 3))
 
 
-@functools.lru_cache(maxsize=64)
-def _cached(name: str, checks: tuple[Check, ...], view: str) -> Figure:
-    return solve_figure(checks, view, name)
+_CACHE: dict[tuple, Figure] = {}
+_CACHE_LOCK = threading.Lock()
 
 
-def target_figure(program: Program) -> Figure:
-    """The target figure of a pose program (cached per program)."""
+def target_figure(program: Program, cancel: threading.Event | None = None) -> Figure:
+    """The target figure of a pose program (solved once per program and process)."""
     if not program.checks:
         raise ValueError(f"program {program.name!r} has no target checks to draw a figure from")
-    return _cached(program.name, program.checks, program.view)
+    key = (program.name, program.checks, program.view)
+    with _CACHE_LOCK:
+        fig = _CACHE.get(key)
+    if fig is None:
+        fig = solve_figure(program.checks, program.view, program.name, cancel)
+        with _CACHE_LOCK:
+            _CACHE[key] = fig
+    return fig

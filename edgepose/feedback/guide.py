@@ -177,11 +177,22 @@ class Guide:
         self.figure: Figure | None = None
         self._held_at: float | None = None
         self._was_held = False
+        self._cancel = threading.Event()
+        self.figure_box: tuple[int, int, int, int] | None = None  # where the figure was last drawn
         if program.checks:
             threading.Thread(target=self._solve, name="edgepose-figure", daemon=True).start()
 
     def _solve(self) -> None:
-        self.figure = target_figure(self.program)
+        from edgepose.feedback.figure import Cancelled
+
+        try:
+            self.figure = target_figure(self.program, self._cancel)
+        except Cancelled:
+            pass
+
+    def close(self) -> None:
+        """Stop solving the figure (idempotent)."""
+        self._cancel.set()
 
     def wait_figure(self, timeout: float = 30.0) -> Figure | None:
         """Block until the figure is solved (tests, stills)."""
@@ -198,6 +209,7 @@ class Guide:
         """Draw the guidance for ``pose`` onto ``img`` in place; returns what it judged."""
         sc = ui_scale(img)
         adv = None
+        self.figure_box = None
         if pose is not None:
             adv = advise(self.program, pose, cue)
             self._draw_limbs(img, pose, adv, sc, min_visibility)
@@ -305,6 +317,7 @@ class Guide:
             pts[:, 0] = 2 * xc - pts[:, 0]
         top = int(pts[:, 1].min() - 26 * sc)
         x0, x1 = int(xc - panel_w / 2), int(xc + panel_w / 2)
+        self.figure_box = (max(0, x0), max(0, top), max(0, x1), max(0, floor + int(6 * sc)))
         roi = img[max(0, top):max(0, floor + int(6 * sc)), max(0, x0):max(0, x1)]
         roi[:] = (roi.astype(np.float32) * 0.45).astype(np.uint8)
         put_text(img, "Target", (x0 + int(6 * sc), top + int(20 * sc)), 0.7 * sc, (255, 255, 255))

@@ -53,8 +53,13 @@ class Hud:
     countdown_s: float | None = None  # shown big in the centre while counting down
 
 
+MIN_SCALE = 0.62  # the smallest size unit: Hershey text below it stops being legible on a 320x240 frame
+
+
 def _scale(img: np.ndarray) -> float:
-    return max(0.35, min(img.shape[:2]) / 720.0)
+    """The size unit of text and bars: 1.0 on 720 lines (16:9), never below :data:`MIN_SCALE`."""
+    h, w = img.shape[:2]
+    return max(MIN_SCALE, min(h, w * 9 / 16) / 720.0)
 
 
 def joint_radius(img: np.ndarray) -> int:
@@ -133,9 +138,32 @@ def _fit(text: str, max_w: int, scale: float, thick: int) -> tuple[str, float]:
     return text, s
 
 
+def _wrap(text: str, max_w: int, scale: float, thick: int, max_lines: int = 2) -> list[str]:
+    """``text`` broken at spaces into at most ``max_lines`` lines that fit ``max_w`` pixels (the last may be cut)."""
+    words = text.split()
+    lines: list[str] = []
+    cur = ""
+    for i, word in enumerate(words):
+        cand = f"{cur} {word}".strip()
+        if cur and cv2.getTextSize(cand, _FONT, scale, thick)[0][0] > max_w:
+            lines.append(cur)
+            cur = word
+            if len(lines) == max_lines - 1:
+                cur = " ".join(words[i:])
+                break
+        else:
+            cur = cand
+    lines.append(cur)
+    return lines
+
+
 def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int],
           thick: int) -> None:
-    cv2.putText(img, text, org, _FONT, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    # the outline is the same strokes shifted by a pixel: a thicker stroke advances the glyphs
+    # differently and drew every word doubled
+    x, y = org
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
+        cv2.putText(img, text, (x + dx, y + dy), _FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
     cv2.putText(img, text, org, _FONT, scale, color, thick, cv2.LINE_AA)
 
 
@@ -175,7 +203,7 @@ def draw_hud(img: np.ndarray, hud: Hud) -> np.ndarray:
         x0, y0, x1, y1 = reg["top"]
         _shade(img, x0, y0, x1, y1)
         base = y1 - int(13 * sc)
-        state = hud.state.upper()
+        state = hud.state  # plain words, as given
         sw = cv2.getTextSize(state, _FONT, 0.7 * sc, th)[0][0] if state else 0
         if state:
             _text(img, state, (w - sw - pad, base), 0.7 * sc, (255, 255, 255), th)
@@ -196,10 +224,15 @@ def draw_hud(img: np.ndarray, hud: Hud) -> np.ndarray:
             _text(img, t, (x0 + pad, y0 + step * (i + 1) - int(4 * sc)), 0.85 * sc, color, th)
     if hud.cue:
         x0, y0, x1, y1 = reg["cue"]
+        lines = _wrap(hud.cue, w - 2 * pad, 1.1 * sc, th + 1)
+        line_h = int(34 * sc)
+        y0 = min(y0, y1 - line_h * len(lines) - int(22 * sc))
         _shade(img, x0, y0, x1, y1, alpha=0.65)
-        cue, cs = _fit(hud.cue, w - 2 * pad, 1.1 * sc, th + 1)
-        tw = cv2.getTextSize(cue, _FONT, cs, th + 1)[0][0]
-        _text(img, cue, ((w - tw) // 2, y1 - int(20 * sc)), cs, (255, 255, 255), th + 1)
+        for i, line in enumerate(lines):
+            cue, cs = _fit(line, w - 2 * pad, 1.1 * sc, th + 1)
+            tw = cv2.getTextSize(cue, _FONT, cs, th + 1)[0][0]
+            base = y1 - int(20 * sc) - line_h * (len(lines) - 1 - i)
+            _text(img, cue, ((w - tw) // 2, base), cs, (255, 255, 255), th + 1)
     if hud.countdown_s is not None and hud.countdown_s > 0:
         n = str(int(np.ceil(hud.countdown_s)))
         s = 4.0 * sc

@@ -104,6 +104,7 @@ class CoachView:
         self.program_name = program_name
         self._guide: Any = None
         self._guide_key: Any = None
+        self._last: tuple[Any, np.ndarray] | None = None
 
     def guide(self) -> Any:
         if self.switch is None:
@@ -115,11 +116,22 @@ class CoachView:
         if key != self._guide_key:
             from edgepose.feedback.guide import Guide
 
+            self.close()
             self._guide, self._guide_key = Guide(prog), key
         return self._guide
 
+    def close(self) -> None:
+        """The session is over (or the program changed): stop solving its figure."""
+        if self._guide is not None:
+            self._guide.close()
+
     def render(self, res: Any) -> np.ndarray:
-        return render_coaching(res, self.title(), self.guide())
+        """The frame as the person sees it (drawn once per result, shared by the window and a recording)."""
+        if self._last is not None and self._last[0] is res:
+            return self._last[1]
+        img = render_coaching(res, self.title(), self.guide())
+        self._last = (res, img)
+        return img
 
     def title(self) -> str:
         if self.switch is None:

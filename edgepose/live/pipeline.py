@@ -187,6 +187,11 @@ class Pipeline:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def running(self) -> bool:
+        """Whether a stage thread is still at work (after :meth:`start`)."""
+        return any(t.is_alive() for t in self._threads)
+
     def _fail(self, stage: str, e: BaseException) -> None:
         if self._error is None:
             self._error = PipelineError(stage, e)

@@ -132,10 +132,11 @@ def _closing(stack: contextlib.ExitStack, close: Callable[[], None], what: str) 
 def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib.ExitStack) -> RunOutcome:
     session = None
     if opts.program:
-        from edgepose.evaluate.session import Session
-        from edgepose.programs import load_program
+        from edgepose.evaluate.flow import open_session, program_family
+        from edgepose.live.coach import SessionSwitch
 
-        session = Session(load_program(opts.program))
+        # the keys of the live window switch programs within the same family (docs/device.md)
+        session = SessionSwitch(opts.program, open_session, program_family(opts.program))
     source = open_source(opts.source, opts.width, opts.height)
     _closing(stack, source.close, "the source")
     engine = make_engine(opts.engine)
@@ -161,20 +162,26 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
 
     if opts.poses:
         output(lambda: PosesWriter(opts.poses, opts.source), "poses file", opts.poses)
+    window = None
     if opts.record or opts.display:
-        from edgepose.live.render import hud_of, render_result
+        from edgepose.live.coach import CoachView
+        from edgepose.live.render import hud_of
+
+        view = CoachView(session, opts.program)  # the guidance, drawn once per frame for every output
+        _closing(stack, view.close, "the guidance")
 
         if opts.record:
             output(lambda: VideoRecorder(opts.record, getattr(source, "fps", 30.0) or 30.0,
-                                         lambda r: render_result(r, opts.program)), "recording", opts.record)
+                                         view.render), "recording", opts.record)
         if opts.display:
             from edgepose.config import DisplayConfig
-            from edgepose.feedback.display import open_display
+            from edgepose.live.window import open_screen
 
-            disp = open_display(opts.display_config or DisplayConfig(kind="hdmi"), strict=True)
+            disp = open_screen(opts.display_config or DisplayConfig(kind="auto"), strict=True)
             _closing(stack, disp.close, "the display")
-            sinks.append(lambda r: disp.show(render_result(r, opts.program),
-                                             hud_of(r.feedback, opts.program, r.frame.t_media)))
+            if getattr(disp, "name", "") == "window" and hasattr(disp, "pump"):
+                window = disp  # drawn on this (main) thread by _run_with_window
+            sinks.append(lambda r: disp.show(view.render(r), hud_of(r.feedback, view.title(), r.frame.t_media)))
     own_telemetry = opts.telemetry is None and opts.mqtt is not None
     if own_telemetry:
         from edgepose.telemetry.publisher import Telemetry
@@ -212,7 +219,7 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
                                    name="edgepose-stop-watch")
         watcher.start()
     try:
-        stats = pipe.run()
+        stats = pipe.run() if window is None else _run_with_window(pipe, window, session)
     finally:
         restore()
     summary = None
@@ -240,6 +247,34 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
         telemetry.publish_summary(summary)
         published = telemetry.flush(5.0 if own_telemetry else 0.5)
     return RunOutcome(stats, summary, session_id, published, failures)
+
+
+def _run_with_window(pipe: Pipeline, window: Any, session: Any) -> PipelineStats:
+    """Run the pipeline while the live window is pumped on this thread (keys: docs/device.md)."""
+    from edgepose.live.window import run_loop
+
+    def on_action(action: str) -> None:
+        if action == "quit":
+            log.warning("window closed: ending the session")
+            pipe.stop()
+        elif session is not None:
+            session.act(action)
+
+    pipe.start()
+    try:
+        run_loop(window, lambda: pipe.running and not pipe.stopping, on_action)
+    finally:
+        pipe.stop()
+        t0 = time.monotonic()
+        try:
+            stats = pipe.join(5.0)
+            log.info("pipeline stopped %.2f s after the window loop", time.monotonic() - t0)
+        finally:
+            try:
+                pipe.source.close()
+            except Exception:  # noqa: BLE001
+                log.debug("closing the source raised", exc_info=True)
+    return stats
 
 
 def _install_signal_handlers(stop: Callable[[], None]) -> Callable[[], None]:

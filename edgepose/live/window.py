@@ -190,8 +190,6 @@ class LiveWindow:
         return actions
 
     def _draw(self, img: np.ndarray) -> None:
-        from edgepose.feedback.display import letterbox
-
         pg = self._pg
         surf = pg.display.get_surface() or self._surface
         sw, sh = surf.get_size()
@@ -222,6 +220,43 @@ class LiveWindow:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` fitted into ``width x height``, aspect kept, black borders."""
+    import cv2
+
+    h, w = image.shape[:2]
+    s = min(width / w, height / h)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    out = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - nw) // 2, (height - nh) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    return out
+
+
+def open_screen(cfg: Any, environ: Mapping[str, str] | None = None, strict: bool = False) -> Any:
+    """The display ``[display]`` asks for, the live window first.
+
+    ``kind = "auto"`` (the default) and ``"hdmi"``: the live window when a desktop or a KMS/DRM
+    screen exists (said once, in the log); otherwise ``"hdmi"`` falls back to the framebuffer and
+    ``"auto"`` runs headless, saying why. ``"ssd1306"`` and ``"none"`` are
+    :func:`edgepose.feedback.display.open_display`'s. ``strict`` (``edgepose run --display``)
+    raises :class:`edgepose.feedback.display.DisplayError` instead of running headless.
+    """
+    from edgepose.feedback.display import open_display
+
+    if cfg.kind in ("auto", "hdmi"):
+        driver, why = detect_window(environ)
+        if driver is not None:
+            try:
+                win = LiveWindow(driver)
+                log.warning("display: the live window (%s)", why)
+                return win
+            except WindowError as e:
+                why = str(e)
+        log.info("no live window: %s", why)
+    return open_display(cfg, environ, strict=strict)
 
 
 def run_loop(window: LiveWindow, running: Any, on_action: Any, fps: float = 60.0) -> None:

@@ -23,7 +23,7 @@ from edgepose.evaluate.angles import ANGLE_MEASURES, MEASURES, RATIO_MEASURES, S
 log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).resolve().parent
-KINDS = ("pose", "reps", "clinical")
+KINDS = ("pose", "reps", "clinical", "flow")
 TESTS = ("chair-stand-30s", "single-leg-stance", "timed-up-and-go")
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -104,6 +104,8 @@ class Program:
     form: tuple[Check, ...] = ()
     clinical: ClinicalSpec | None = None
     hold_target_s: float = 30.0
+    steps: tuple[tuple[str, float], ...] = ()  # flow: (pose program, hold seconds) in order
+    transition_s: float = 5.0  # flow: the pause between two steps
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -201,7 +203,8 @@ class _Src:
         return ProgramError(f"{where}: {msg}; fix: {fix}")
 
 
-_TOP_KEYS = {"title", "kind", "description", "sides", "view", "hold_target_s", "check", "reps", "form", "clinical"}
+_TOP_KEYS = {"title", "kind", "description", "sides", "view", "hold_target_s", "check", "reps", "form", "clinical",
+             "step", "transition_s"}
 _CHECK_KEYS = {"measure", "range", "target", "tolerance", "margin", "weight", "cue_low", "cue_high", "phase", "view"}
 _REP_KEYS = {"signal", "direction", "combine", "min_amplitude", "hysteresis", "smooth_s", "window_s", "rom",
              "rom_target", "min_rep_s", "max_rep_s", "cue_incomplete", "cue_fast", "fallback", "far_ratio", "far_target", "detrend_s",
@@ -416,5 +419,32 @@ def parse_program(text: str, path: Path) -> Program:
         if clinical.test == "single-leg-stance" and not checks:
             raise src.error(src.header_line("clinical"), "single-leg-stance needs [[check]] entries for the stance",
                             "add checks (e.g. left_foot_lift) that define standing on one leg")
+    steps = _steps(src, data.get("step", []), kind)
+    trans = _num(src, top_line("transition_s"), "transition_s", data.get("transition_s", 5.0), 0, 120, "in seconds, 0..120")
     return Program(name=path.stem, title=title, kind=kind, description=desc, path=path, sides=sides, view=view,
-                   checks=checks, reps=reps, form=form, clinical=clinical, hold_target_s=hold)
+                   checks=checks, reps=reps, form=form, clinical=clinical, hold_target_s=hold, steps=steps,
+                   transition_s=trans)
+
+
+def _steps(src: _Src, raw: object, kind: str) -> tuple[tuple[str, float], ...]:
+    """A flow's ``[[step]]`` tables: ``pose`` (a target-pose program) and ``hold_s``."""
+    if kind != "flow":
+        if raw:
+            raise src.error(src.table_line("step", 0), "[[step]] belongs to flow programs", 'set kind = "flow" or remove it')
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise src.error(0, "a flow program has no [[step]]", 'add [[step]] tables with pose = "tree" and hold_s = 20')
+    known = program_paths()
+    out = []
+    for i, d in enumerate(raw):
+        line = src.table_line("step", i)
+        if not isinstance(d, dict):
+            raise src.error(line, f"[[step]] entry {i + 1} is not a table", "write it as [[step]] with pose and hold_s")
+        _unknown(src, line, "[[step]]", d, {"pose", "hold_s"})
+        pose = _str(src, src.key_line("pose", line), "pose", d.get("pose", ""))
+        if pose not in known:
+            raise src.error(src.key_line("pose", line), f"unknown pose program {pose!r}",
+                            f"use a target-pose program: {', '.join(sorted(known))}")
+        hold = _num(src, src.key_line("hold_s", line), "hold_s", d.get("hold_s", 20.0), 1, 3600, "in seconds, 1..3600")
+        out.append((pose, hold))
+    return tuple(out)
