@@ -29,6 +29,7 @@ from edgepose.evaluate.match import MatchResult, judge, match_program
 from edgepose.evaluate.person import PersonPicker
 from edgepose.evaluate.reps import RepCounter, Smoother
 from edgepose.evaluate.sides import sided
+from edgepose.evaluate.viewcheck import PlaneCheck
 from edgepose.pose import Pose
 from edgepose.programs import Check, Program
 
@@ -119,6 +120,7 @@ class Session:
         self._hip_below_t = 0.0
         self.fault_frames: dict[str, int] = {}
         self._fault_since: dict[str, float] = {}
+        self.plane = PlaneCheck(spec.rom if spec is not None else (), MIN_CONF)
         self.rep_frames = 0
         self.done = False
         self.clinical_count_extra = 0
@@ -303,6 +305,7 @@ class Session:
         assert spec is not None and counter is not None
         x = self._signal(ms)
         form, _view_now = self._form(ms, pose)
+        self.plane.update(pose)
         seen_now = {c.measure + (":low" if r.value is not None and r.value < c.lo else ":high")
                     for c, r in form if r.state == "off"}
         faults = self._sustained_faults(seen_now, t)
@@ -530,10 +533,11 @@ class Session:
         }
         if self.counter is not None:
             reps = self.counter.reps
+            hidden = self.plane.unmeasurable()  # joints this camera view cannot measure
             rows = []
             for r in reps:
                 rom = {k: {"min": round(v[0], 1), "max": round(v[1], 1), "range": round(v[1] - v[0], 1)}
-                       for k, v in r.rom.items()}
+                       for k, v in r.rom.items() if k not in hidden}
                 rows.append({
                     "index": r.index, "t_start": round(r.t_start - t0, 2), "t_far": round(r.t_far - t0, 2),
                     "t_end": None if r.t_end is None else round(r.t_end - t0, 2),
@@ -551,6 +555,7 @@ class Session:
                 if ranges:
                     rom_summary[name] = {"min": min(ranges), "max": max(ranges), "mean": round(float(np.mean(ranges)), 1),
                                          "unit": "deg" if name in SIDED[:8] or name in ANGLE_MEASURES else "torso"}
+            rom_summary.update(hidden)
             out["rom"] = rom_summary
             first = spec.rom[0] if spec.rom else None
             out["rep_rom_deg"] = [row["rom"][first]["range"] for row in rows if first and first in row["rom"]]
