@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from test_tracking_data import BONN, DATA, bonn_gt
 
+from edgepose.analyze.charts import svg_text
 from edgepose.analyze.runner import AnalyzeConfig, analyze
 from edgepose.analyze.tracking import oks_matrix
 from edgepose.cli import main as cli_main
@@ -124,7 +125,14 @@ def test_bonn_exports_report_and_video(bonn_run):
     assert set(sync["ids"]) <= set(ids)
     page = (out / "report.html").read_text()
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)          # no network assets
-    assert len(re.findall(r"data:image/png;base64,", page)) == 3
+    charts = re.findall(r"<figure class='chart'>(.*?)</figure>", page, re.S)
+    assert len(charts) == 3 and all(c.startswith("<svg") for c in charts)  # inline SVG, text kept as text
+    words = [svg_text(c) for c in charts]
+    assert all("time (s)" in w for w in words)  # every chart names its axes ...
+    assert "sync score (1 = together)" in words[0] and "deviation (deg)" in words[1]
+    pairs = {f"#{p['a']} &amp; #{p['b']}" for p in sync["pairs"]}
+    assert pairs <= set(words[0]) and "group (all performers)" in words[0]  # ... and tells its lines apart
+    assert len(set(re.findall(r"stroke: ?(#[0-9a-f]{6})", charts[0]))) >= len(pairs) + 1
     assert "Best moments" in page and "Worst moments" in page
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
     n = 0
