@@ -157,6 +157,43 @@ class AudioConfig:
 _TOPIC_LEVELS = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z")
 
 
+def parse_hostport(text: str, default_port: int = 1883) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6addr]:PORT`` for IPv6; port optional) into ``(host, port)``.
+
+    Raises
+    ------
+    ValueError
+        With the text and the expected form when it does not parse.
+    """
+    s = (text or "").strip()
+    form = "expected HOST:PORT, e.g. 'localhost:1883' or '[::1]:1883'"
+    if not s:
+        raise ValueError(f"empty broker address; {form}")
+    if s.startswith("["):
+        end = s.find("]")
+        if end < 0:
+            raise ValueError(f"broker address {text!r}: missing ']'; {form}")
+        host, rest = s[1:end], s[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"broker address {text!r}: junk after ']'; {form}")
+        port_s = rest[1:] if rest else ""
+    elif s.count(":") == 1:
+        host, port_s = s.split(":")
+    elif ":" in s:
+        raise ValueError(f"broker address {text!r}: put an IPv6 address in brackets; {form}")
+    else:
+        host, port_s = s, ""
+    if not host:
+        raise ValueError(f"broker address {text!r} has no host; {form}")
+    if port_s == "":
+        if s.endswith(":"):
+            raise ValueError(f"broker address {text!r} has an empty port; {form}")
+        return host, default_port
+    if not port_s.isdigit() or not 1 <= int(port_s) <= 65535:
+        raise ValueError(f"broker address {text!r}: port {port_s!r} is not 1..65535; {form}")
+    return host, int(port_s)
+
+
 @dataclass
 class MqttSettings:
     """Everything the publisher needs to reach a broker.
@@ -166,6 +203,9 @@ class MqttSettings:
 
     host: str = "localhost"
     port: int = 1883
+    # Several brokers (the nodes of a cluster), tried in turn: ("a:1883", "b:1883", ...). When set,
+    # ``host``/``port`` are not used (a HOST without ``:PORT`` takes ``port``).
+    hosts: tuple[str, ...] = ()
     device_id: str = "edgepose"
     base_topic: str = "edgepose"
     username: str | None = None
@@ -186,6 +226,19 @@ class MqttSettings:
             raise bad("host", f"must be a non-empty host name or address, got {self.host!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
             raise bad("port", f"must be an integer 1..65535, got {self.port!r}")
+        if isinstance(self.hosts, list):
+            self.hosts = tuple(self.hosts)
+        if not isinstance(self.hosts, tuple):
+            raise bad("hosts", f'must be a list of "HOST:PORT" strings, e.g. ["a:1883", "b:1883"], got {self.hosts!r}')
+        if len(self.hosts) > 32:
+            raise bad("hosts", f"lists {len(self.hosts)} brokers; at most 32 (the nodes of one cluster)")
+        for i, h in enumerate(self.hosts):
+            if not isinstance(h, str):
+                raise bad(f"hosts[{i}]", f'must be a "HOST:PORT" string, got {h!r}')
+            try:
+                parse_hostport(h, self.port)
+            except ValueError as e:
+                raise bad(f"hosts[{i}]", str(e)) from None
         if not isinstance(self.device_id, str) or not _ID_RE.match(self.device_id):
             raise bad(
                 "device_id",
@@ -225,6 +278,17 @@ class MqttSettings:
     def tls(self) -> bool:
         """True when a CA file is configured, i.e. the connection is encrypted."""
         return self.tls_ca is not None
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """The brokers to try, in order: ``hosts`` when set, else ``(host, port)``."""
+        if self.hosts:
+            return [parse_hostport(h, self.port) for h in self.hosts]
+        return [(self.host, self.port)]
+
+    @property
+    def where(self) -> str:
+        """The broker(s) for messages: ``host:port`` or ``a:1883, b:1883``."""
+        return ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.endpoints())
 
     def topic(self, *levels: str) -> str:
         """``<base_topic>/<device_id>/<levels...>``."""
@@ -554,6 +618,7 @@ def _mqtt(t: _Table, device_id: str) -> MqttSettings:
         "enabled": t.boolean("enabled", True),
         "host": t.string("host", "localhost"),
         "port": t.integer("port", 1883, 1, 65535),
+        "hosts": tuple(t.get("hosts", [], (list,), 'a list of "HOST:PORT" strings')),
         "device_id": t.string("device_id", device_id),
         "base_topic": t.string("base_topic", "edgepose"),
         "username": t.optional_string("username"),
@@ -566,6 +631,9 @@ def _mqtt(t: _Table, device_id: str) -> MqttSettings:
         "export_keypoints": t.boolean("export_keypoints", False),
     }
     t.done()
+    if values["hosts"] and "host" in t.data:
+        raise t.fail("hosts", "is set together with mqtt.host",
+                     "list every broker in mqtt.hosts and remove mqtt.host (or the other way round)")
     try:
         return MqttSettings(**values)
     except SettingsError as e:

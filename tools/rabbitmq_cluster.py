@@ -158,6 +158,7 @@ mqtt.allow_anonymous = true
 mqtt.vhost = /
 mqtt.exchange = amq.topic
 mqtt.tcp_listen_options.backlog = 4096
+mqtt.durable_queue_type = quorum
 cluster_formation.peer_discovery_backend = classic_config
 {peers}
 cluster_partition_handling = pause_minority
@@ -184,6 +185,11 @@ log.file = false
             for n in self.nodes[1:]:
                 self._spawn(n)
             self._wait(self.nodes, len(self.nodes), deadline)
+            # A clean-session MQTT client's QoS 1 subscription (a unit's cmd) is a classic queue
+            # on the node it connected to; mirrored, it outlives that node (else the unit cannot
+            # subscribe again anywhere until the node is back: "home node ... is down").
+            self.ctl(self.nodes[0], "set_policy", "--apply-to", "queues", "mqtt-subscriptions-ha",
+                     "^mqtt-subscription-", '{"ha-mode":"all","ha-sync-mode":"automatic"}')
         except BaseException:
             self.stop()
             raise

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default edgepose-ingest); the broker keeps its session")
     p.add_argument("--share-group", metavar="NAME", help="shared-subscription group (default 'ingest'; '' for none)")
     p.add_argument("--protocol", choices=("5", "3.1.1"), help="MQTT version (3.1.1: no shared subscription)")
+    p.add_argument("--amqp", metavar="URL[,URL...]", help="a RabbitMQ cluster instead of --mqtt: consume the "
+                   "replicated quorum queue edgepose.ingest over AMQP with 2 competing workers, one URL "
+                   "per node (amqp://USER:PASS@HOST:5672/%%2F), tried in turn; see docs/scale.md")
     p.set_defaults(func=ingest_main)
 
 
@@ -61,6 +64,16 @@ def ingest_main(args: argparse.Namespace) -> int:
         if wd is not None and now - last_ping[0] >= wd / 2:
             last_ping[0] = now
             notifier.watchdog()
+
+    if getattr(args, "amqp", None):  # issue 18: RabbitMQ cluster, quorum queue, competing consumers
+        from edgepose.cluster.amqp_ingest import run_cli
+
+        try:
+            return run_cli(args.amqp, core, safe_url(str(store.engine.url)), notifier, alive, settings.base_topic)
+        finally:
+            notifier.stopping()
+            store.close()
+            print(f"edgepose ingest: stopped; {core.stats.as_dict()}", file=sys.stderr, flush=True)
 
     def ready() -> None:
         notifier.ready(f"ingesting {settings.host}:{settings.port} -> {store.url}")

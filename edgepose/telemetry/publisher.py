@@ -21,8 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import edgepose.telemetry.payloads as payloads
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+import edgepose.telemetry.payloads as payloads
+from edgepose import __version__
 from edgepose.telemetry.commands import MAX_BYTES, RESULT_SCHEMA, Command, handle_command, request_id_of
 from edgepose.telemetry.discovery import discovery_messages
 from edgepose.telemetry.errors import SettingsError
@@ -31,16 +36,14 @@ from edgepose.telemetry.outbox import Outbox, OutboxMessage
 from edgepose.telemetry.probe import explain_refusal
 from edgepose.telemetry.settings import MqttSettings
 from edgepose.telemetry.state import state_dir as default_state_dir
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
-from edgepose import __version__
 
 log = logging.getLogger(__name__)
 
 _SUMMARY_NS = uuid.UUID("6d1f6c2e-2b55-4c5e-9a53-0d3f5e0c9a11")
 _UNSUPPORTED_PROTOCOL = 132  # MQTT 5 CONNACK reason "Unsupported Protocol Version"
+# RabbitMQ 3.x answers an MQTT 5 CONNECT by closing the socket, without a CONNACK: after such a
+# silent close the next attempt tries 3.1.1 once; if that is not answered either, back to 5.
+_SILENT_FALLBACK_TRY, _SILENT_FALLBACK_DONE = "trying", "done"
 
 
 # Largest packet the device takes from the broker (MQTT 5 Maximum Packet Size): a command is at
@@ -107,6 +110,9 @@ class Telemetry:
         self.last_error: str | None = None
         self.connects = 0
         self._protocol = mqtt.MQTTv5 if settings.protocol == "5" else mqtt.MQTTv311
+        self._endpoints = settings.endpoints()  # mqtt.hosts (a cluster's nodes) or mqtt.host:port
+        self._ep = 0  # the one tried now; the next after a failed attempt or a lost connection
+        self._silent_fallback: str | None = None
         self._client: mqtt.Client | None = None
         self._lock = threading.Lock()
         self._acked = threading.Condition(self._lock)
@@ -336,22 +342,35 @@ class Telemetry:
                           self.outbox.path if self.outbox else "?")
             self._connected.clear()
 
+    @property
+    def broker(self) -> str:
+        """``host:port`` of the broker connected to or tried now (one of ``mqtt.hosts``)."""
+        host, port = self._endpoints[self._ep]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def _next_broker(self) -> None:
+        if len(self._endpoints) > 1:
+            self._ep = (self._ep + 1) % len(self._endpoints)
+
     def _run_loop(self) -> None:
         backoff = self.min_backoff
-        configured: mqtt.Client | None = None  # the client whose host/port paho already knows
+        # the client and broker paho already knows: reconnect() there keeps an MQTT 5 session
+        configured: tuple[mqtt.Client, int] | None = None
         while not self._stop.is_set():
             client = self._client
             assert client is not None
             try:
-                if client is not configured:
-                    configured = client
-                    client.connect(self.settings.host, self.settings.port, keepalive=self.settings.keepalive,
+                if configured != (client, self._ep):
+                    configured = (client, self._ep)
+                    host, port = self._endpoints[self._ep]
+                    client.connect(host, port, keepalive=self.settings.keepalive,
                                    properties=self._connect_properties())
                 else:
                     client.reconnect()
             except (OSError, ValueError) as e:
-                self.last_error = f"cannot reach {self.settings.host}:{self.settings.port}: {e}"
-                log.warning("MQTT %s; retrying in %.1f s", self.last_error, backoff)
+                self.last_error = f"cannot reach {self.broker}: {e}"
+                self._next_broker()
+                log.warning("MQTT %s; trying %s in %.1f s", self.last_error, self.broker, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -366,12 +385,14 @@ class Telemetry:
                 break
             if not self._answered:
                 # e.g. a TLS listener that wants a client certificate hangs up after the handshake
-                self.last_error = (f"{self.settings.host}:{self.settings.port} closed the connection before "
+                self.last_error = (f"{self.broker} closed the connection before "
                                    f"accepting it ({mqtt.error_string(rc)}); check TLS files and credentials")
                 log.warning("MQTT %s", self.last_error)
+                self._silent_close()
             self._connected.clear()
             if self._fallback_pending():
                 continue
+            self._next_broker()
             if self.connects and self._connected_since_backoff:
                 backoff = self.min_backoff
                 self._connected_since_backoff = False
@@ -397,18 +418,35 @@ class Telemetry:
         props.MaximumPacketSize = MAX_PACKET_BYTES
         return props
 
+    def _silent_close(self) -> None:
+        """A close before any CONNACK: under MQTT 5 maybe a broker without it (RabbitMQ 3.x)."""
+        if self._protocol == mqtt.MQTTv5 and self._silent_fallback is None:
+            self._silent_fallback = _SILENT_FALLBACK_TRY
+            self._want_fallback = True
+        elif self._protocol == mqtt.MQTTv311 and self._silent_fallback == _SILENT_FALLBACK_TRY:
+            # 3.1.1 was not answered either: the protocol was not the reason; MQTT 5 again
+            self._silent_fallback = _SILENT_FALLBACK_DONE
+            log.warning("MQTT 3.1.1 was not answered either; back to MQTT 5")
+            self._switch_protocol(mqtt.MQTTv5)
+
     def _fallback_pending(self) -> bool:
         if not self._want_fallback:
             return False
         self._want_fallback = False
-        log.warning("broker refused MQTT 5; falling back to MQTT 3.1.1")
-        self._protocol = mqtt.MQTTv311
+        if self._silent_fallback == _SILENT_FALLBACK_TRY:
+            log.warning("broker %s closed an MQTT 5 connection without answering; trying MQTT 3.1.1", self.broker)
+        else:
+            log.warning("broker %s refused MQTT 5; falling back to MQTT 3.1.1", self.broker)
+        self._switch_protocol(mqtt.MQTTv311)
+        return True
+
+    def _switch_protocol(self, protocol: int) -> None:
+        self._protocol = protocol
         with self._lock:
             self._mid_map.clear()
             self._acks.clear()
             self._inflight.clear()
         self._client = self._make_client()
-        return True
 
     def _publish(self, topic: str, body: dict[str, Any] | bytes, qos: int, retain: bool,
                  msg_id: str | None = None) -> mqtt.MQTTMessageInfo | None:
@@ -515,7 +553,7 @@ class Telemetry:
                     properties: Any) -> None:
         self._answered = True
         if reason.is_failure:
-            self.last_error = (f"broker {self.settings.host}:{self.settings.port} refused the connection: {reason} "
+            self.last_error = (f"broker {self.broker} refused the connection: {reason} "
                                f"({explain_refusal(reason.value, self.settings)})")
             log.error("MQTT %s", self.last_error)
             if self._protocol == mqtt.MQTTv5 and reason.value in (_UNSUPPORTED_PROTOCOL, 1):
@@ -523,9 +561,13 @@ class Telemetry:
             return
         self.connects += 1
         self.last_error = None
+        if self._silent_fallback == _SILENT_FALLBACK_TRY:
+            self._silent_fallback = _SILENT_FALLBACK_DONE
+            log.warning("broker %s accepted MQTT 3.1.1 after closing an MQTT 5 connection unanswered; "
+                        "staying on 3.1.1 (set mqtt.protocol = \"3.1.1\" to skip the attempt)", self.broker)
         self._connected_since_backoff = True
         self._connected.set()
-        log.info("MQTT connected to %s:%s as %s", self.settings.host, self.settings.port, self.settings.device_id)
+        log.info("MQTT connected to %s as %s", self.broker, self.settings.device_id)
         s = self.settings
         if self.announce:
             self._publish(s.topic("status"), payloads.status(s.device_id, "online", self.firmware, self.model),
@@ -557,7 +599,7 @@ class Telemetry:
         self._connected.clear()
         self.commands_ready.clear()
         if was and not self._stop.is_set():
-            log.warning("MQTT disconnected from %s:%s: %s", self.settings.host, self.settings.port, reason)
+            log.warning("MQTT disconnected from %s: %s", self.broker, reason)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Any) -> None:
