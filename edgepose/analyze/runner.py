@@ -132,7 +132,9 @@ def make_engine(cfg: AnalyzeConfig) -> PoseEstimator:
                                    tiles_per_frame=0,
                                    # recorded footage may come from a moving camera; motion regions
                                    # are for the appliance's fixed one
-                                   motion=False))
+                                   motion=False,
+                                   # offline has the time: the person detector on every search
+                                   person_every=1))
 
 
 @dataclass

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgepose.errors import ModelError
-from edgepose.inference import models
+from edgepose.inference import models, topdown
+from edgepose.inference import person_detector as persons
 from edgepose.inference.blazepose import Detection, LandmarkModel, LandmarkResult, PoseDetector
 from edgepose.inference.filters import OneEuroFilter
 from edgepose.inference.motion import MotionRegions
@@ -126,6 +127,10 @@ class EngineConfig:
     motion: in video, while fewer than ``max_people`` are tracked, also try the regions where the
         picture moved (:mod:`edgepose.inference.motion`): people the face-keyed detector misses
         (from behind, back-lit, small) are found as soon as they move. For a fixed camera.
+    person_detector: use the face-free person detector (:mod:`edgepose.inference.person_detector`)
+        when it has been fetched: on still images always, in video for lock-on only.
+    person_every: in video, while someone is missing, the person detector runs at most every this
+        many frames (its call costs several landmark calls).
     """
 
     landmark: str = "default"
@@ -141,6 +146,8 @@ class EngineConfig:
     models_dir: Path | None = None  # None: edgepose.inference.models.models_dir()
     tiles_per_frame: int = TILES_PER_FRAME  # video: tile calls per frame during a scan; 0 = all at once
     motion: bool = True
+    person_detector: bool = True
+    person_every: int = 3
 
     @classmethod
     def from_config(cls, cfg: Config, landmark: str | None = None, max_people: int | None = None) -> EngineConfig:
@@ -192,6 +199,7 @@ class EngineStats:
     detector_frames: int = 0
     detector_calls: int = 0
     landmark_calls: int = 0
+    person_calls: int = 0  # person detector (CenterNet) calls
     motion_found: int = 0  # candidates found in a region of motion and confirmed by the landmark model
 
 
@@ -287,6 +295,8 @@ class PoseEngine:
         self._scan: list[tuple[int, int, int, int]] | None = None
         self._searched_once = False
         self._motion = MotionRegions() if self.config.motion else None
+        self.persons = persons.load(c.models_dir, c.threads, c.delegate) if c.person_detector else None
+        self._since_persons = c.person_every  # frames since the person detector last ran
 
     # ------------------------------------------------------------------ detection
     def _use_tiles(self, image: np.ndarray) -> bool:
@@ -381,8 +391,29 @@ class PoseEngine:
             # detector's guess; keep it when the model is at least as sure.
             r2 = self._landmarks(image, r.next_roi())
             results.append(r2 if r2.score >= r.score else r)
-        results = self._rank(self._dedupe(results))[: self.config.max_people]
-        return [Pose(r.keypoints.copy(), person_score(r), z=r.z.copy()) for r in results]
+        base = [topdown.Candidate(r, "detector") for r in self._dedupe(results)]
+        boxes = None
+        from_boxes: list[topdown.Candidate] = []
+        if self.persons is not None:
+            boxes = self.persons.detect_all(image)
+            self.stats.person_calls = self.persons.calls
+            from_boxes = self._from_boxes(image, boxes[: 4 * self.config.max_people + 4])
+        kept = topdown.rank(topdown.merge(base, from_boxes, boxes))[: self.config.max_people]
+        return [Pose(c.keypoints.copy(), topdown.pose_quality(c), z=c.result.z.copy()) for c in kept]
+
+    def _from_boxes(self, image: np.ndarray, boxes: list[persons.PersonBox],
+                    tracked: list[np.ndarray] = ()) -> list[topdown.Candidate]:
+        """Landmarks for each person box no tracked person stands in (upright square, then the
+        model's own rotated ROI)."""
+        out = []
+        for b in boxes:
+            if any(_box_holds_hips(b, kp) for kp in tracked):
+                continue
+            r = topdown.pose_from_box(b, lambda roi: self._landmarks(image, roi), self.config.min_pose_score)
+            if r is None or body_visibility(r.keypoints) < MIN_BODY_VISIBILITY:
+                continue
+            out.append(topdown.Candidate(r, "person", b))
+        return out
 
     # ------------------------------------------------------------------ video
     def reset(self) -> None:
@@ -457,6 +488,17 @@ class PoseEngine:
                 self.stats.detector_calls += 1
             self._scan = rest or None
             searched = True
+        # The face-free person detector, for lock-on only (someone is missing and a search is due,
+        # or someone was just lost), at most every ``person_every`` frames: its call costs several
+        # landmark calls, and a tracked person needs none.
+        boxes: list[persons.PersonBox] | None = None
+        self._since_persons += 1
+        if self.persons is not None and want_more and (searched or lost_rois) and \
+                self._since_persons >= c.person_every:
+            boxes = self.persons.detect_all(image)
+            self.stats.person_calls = self.persons.calls
+            self._since_persons = 0
+            searched = True
         if searched:
             self.stats.detector_frames += 1
         # New people: every candidate goes through the landmark model, and the most prominent
@@ -472,6 +514,13 @@ class PoseEngine:
             if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
                 continue
             found.append(r)
+        if boxes is not None:
+            tracked = [t_.result.keypoints for t_ in tracks]
+            new = [cd for cd in self._from_boxes(image, boxes[: 2 * c.max_people + 4], tracked)
+                   if not any(same_person(cd.keypoints, kp) or topdown.overlaps(cd.keypoints, kp) for kp in tracked)]
+            merged = topdown.merge([topdown.Candidate(r, "detector") for r in self._dedupe(found)], new, boxes,
+                                   check_base=c.person_every <= 1)
+            found = [cd.result for cd in topdown.rank(merged)]
         if self._motion is not None:
             if want_more:
                 self._motion.update(image)
@@ -550,6 +599,13 @@ def _region_holds(kp: np.ndarray, cx: float, cy: float) -> bool:
     x0, y0 = vis[:, :2].min(0)
     x1, y1 = vis[:, :2].max(0)
     return bool(x0 <= cx <= x1 and y0 <= cy <= y1)
+
+
+def _box_holds_hips(box: persons.PersonBox, kp: np.ndarray) -> bool:
+    """A tracked person's mid-hip lies in the middle part of a person box (the box is theirs)."""
+    x, y = (kp[23, :2] + kp[24, :2]) / 2.0
+    mx, my = 0.25 * box.width, 0.2 * box.height
+    return bool(box.x0 + mx <= x <= box.x1 - mx and box.y0 + my <= y <= box.y1 - my)
 
 
 def _same_hips(hip: np.ndarray, kp: np.ndarray, frac: float = 0.12) -> bool:

@@ -222,8 +222,8 @@ def vouched(c: Candidate) -> bool:
             (c.result.score >= UNBOXED_FLAG and body_visibility(c.keypoints) >= UNBOXED_VISIBILITY))
 
 
-def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[PersonBox] | None
-          ) -> list[Candidate]:
+def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[PersonBox] | None,
+          check_base: bool = True) -> list[Candidate]:
     """One pose per body from the face-keyed path (``base``, already de-duplicated) and the
     person-box path.
 
@@ -233,12 +233,15 @@ def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[Pe
     person boxes at hand, a base pose no box vouches for must pass :func:`vouched`; a box pose
     whose limbs reach into another person's box is dropped (:func:`spans_two_people`).
     ``boxes`` None: no person detector ran (not fetched); the base poses are kept as they are.
+    ``check_base`` False: base poses are not held to :func:`vouched` (video where the person
+    detector does not run on every frame a base pose can be found in: the check would only delay
+    it by a frame).
     """
     if boxes is None:
         return list(base)
     for c in (*base, *from_boxes):
         c.support = box_support(c.keypoints, boxes)
-    kept = [c for c in base if vouched(c)]
+    kept = [c for c in base if vouched(c) or not check_base]
     order = sorted(range(len(from_boxes)), key=lambda i: (-round(pose_quality(from_boxes[i]), 6), i))
     for i in order:
         c = from_boxes[i]
