@@ -488,10 +488,10 @@ class DbIngest:
                     log.warning("ingest %d: %s", k, line.rstrip())
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        if not ready.wait(120):
-            raise SystemExit(f"edgepose ingest {k} did not subscribe (exit {p.poll()})")
-        self.procs[k] = p
+        self.procs[k] = p  # registered at once, so close() stops it whatever happens next
         self.readers[k] = reader
+        if not ready.wait(300):
+            log.error("edgepose ingest %d did not subscribe within 300 s (exit %s)", k, p.poll())
 
     def kill_and_restart(self, k: int, down_s: float) -> None:
         p = self.procs[k]

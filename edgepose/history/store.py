@@ -382,19 +382,32 @@ class Store:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+LAST_SEEN_GRANULARITY = dt.timedelta(seconds=60)
+
+
 def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]], at: dt.datetime) -> BatchResult:
+    """One transaction's worth of rows. Rows of ``units`` are touched only when something changes
+    (a new unit, ``last_seen`` older than a minute, a newer status), always in device-id order, so
+    several ingests on one PostgreSQL database do not queue on (or deadlock over) unit rows."""
     from sqlalchemy import select
 
     from edgepose.history.schema import units
 
+    for kind, _ in items:
+        if kind not in ("summary", "event", "status"):
+            raise ValueError(f"unknown kind {kind!r}")
     result = BatchResult(stored=[False] * len(items))
     devices = sorted({p["device_id"] for _, p in items})
-    known = set(conn.execute(select(units.c.device_id).where(units.c.device_id.in_(devices))).scalars())
-    result.new_units = [d for d in devices if d not in known]
+    current = {d: (seen, ts) for d, seen, ts in conn.execute(
+        select(units.c.device_id, units.c.last_seen, units.c.status_ts).where(units.c.device_id.in_(devices)))}
+    result.new_units = [d for d in devices if d not in current]
     st = _statements(conn.dialect.name)
-    if devices:
-        conn.execute(st["unit"], [{"device_id": d, "first_seen": at, "last_seen": at, "online": False}
-                                  for d in devices])
+    if result.new_units:
+        conn.execute(st["new_unit"], [{"device_id": d, "first_seen": at, "last_seen": at, "online": False}
+                                      for d in result.new_units])
+    stale = [d for d, (seen, _) in current.items() if seen is None or seen < at - LAST_SEEN_GRANULARITY]
+    if stale:
+        conn.execute(st["seen"], [{"b_device": d, "b_at": at} for d in sorted(stale)])
     codes = sorted({c for _, p in items if (c := rows.client_of(p)) is not None})
     if codes:
         conn.execute(st["client"], [{"code": c, "created_at": at} for c in codes])
@@ -416,15 +429,25 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
                         for r in rows.rep_rows(items[i][1])]
             if rep_rows:
                 _insert_reps(conn, st, rep_rows)
+    # Statuses: only the newest per unit, only when newer than the stored one (the retained copy
+    # arrives again on every reconnect, and at every ingest), in one executemany; the WHERE keeps
+    # a race between two ingests honest.
+    newest: dict[str, tuple[float, int]] = {}
     for i, (kind, p) in enumerate(items):
         if kind == "status":
-            row = rows.status_row(p, at)
-            q = (units.update().where(units.c.device_id == row["device_id"])
-                 .where((units.c.status_ts.is_(None)) | (units.c.status_ts <= (row["status_ts"] or 0.0)))
-                 .values(**{k: v for k, v in row.items() if k != "device_id"}))
-            result.stored[i] = bool(conn.execute(q).rowcount)
-        elif kind not in ("summary", "event"):
-            raise ValueError(f"unknown kind {kind!r}")
+            ts = rows.status_row(p, at)["status_ts"] or 0.0
+            stored_ts = current.get(p["device_id"], (None, None))[1]
+            if (stored_ts is None or stored_ts < ts) and (p["device_id"] not in newest
+                                                           or newest[p["device_id"]][0] <= ts):
+                newest[p["device_id"]] = (ts, i)
+    if newest:
+        params = []
+        for d in sorted(newest):
+            ts, i = newest[d]
+            row = rows.status_row(items[i][1], at)
+            params.append({"b_device": d, "b_ts": ts, **{f"b_{k}": v for k, v in row.items() if k != "device_id"}})
+            result.stored[i] = True
+        conn.execute(st["status"], params)
     return result
 
 
@@ -458,9 +481,16 @@ def _statements(dialect: str) -> dict[str, Any]:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        u = insert(units)
+        from sqlalchemy import bindparam, or_
+
+        status_cols = ("online", "firmware", "model", "status", "status_ts", "last_seen")
         _STATEMENTS[dialect] = {
-            "unit": u.on_conflict_do_update(index_elements=["device_id"], set_={"last_seen": u.excluded.last_seen}),
+            "new_unit": insert(units).on_conflict_do_nothing(index_elements=["device_id"]),
+            "seen": units.update().where(units.c.device_id == bindparam("b_device"))
+            .where(units.c.last_seen < bindparam("b_at")).values(last_seen=bindparam("b_at")),
+            "status": units.update().where(units.c.device_id == bindparam("b_device"))
+            .where(or_(units.c.status_ts.is_(None), units.c.status_ts < bindparam("b_ts")))
+            .values(**{c: bindparam(f"b_{c}") for c in status_cols}),
             "client": insert(clients).on_conflict_do_nothing(index_elements=["code"]),
             "session": insert(sessions).on_conflict_do_nothing(index_elements=["msg_id"])
             .returning(sessions.c.id, sessions.c.msg_id),
