@@ -40,7 +40,7 @@ def test_cluster_node_killed_mid_run_loses_and_duplicates_nothing() -> None:
     assert out["reconnected_units"] >= 10 and out["still_disconnected"] == 0
     assert 0 < out["failover_s"] < 30
     assert out["queue"] == {"name": "edgepose.ingest", "type": "quorum", "members": 3}
-    assert out["ingest"]["rejected"] == {} and min(out["ingest"]["per_worker"]) > 0
+    assert out["ingest"]["rejected"] == {} and min(out["ingest"]["per_worker"]) > 0  # wills valid too
     assert out["ingest"]["reconnects"] >= 0 and out["ingest"]["statuses"] > 0
     nodes = out["per_node"]
     assert len(nodes) == 3 and sum(n["killed"] for n in nodes) == 1

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import logging
 import multiprocessing as mp
 import random
 import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,27 +57,39 @@ class ClusterUnit(fleet_sim.Unit):
 
     def __init__(self, sim: ClusterWorkerSim, idx: int, device_id: str) -> None:
         super().__init__(sim, idx, device_id)
+        # a Last Will the ingest accepts (docs/schemas/status.schema.json), like a real unit's
+        self.client.will_set(f"edgepose/{device_id}/status", json.dumps(
+            {"schema": "edgepose.status/1", "device_id": device_id, "state": "offline", "firmware": "sim",
+             "model": None, "ts": time.time()}), qos=1, retain=True)
         self.host_i = idx % len(sim.hosts)
         self.down_since: float | None = None
         self.next_try = 0.0
-        self.backoff = 0.25
+        self.backoff = 0.5
         self.sent_at: dict[int, float] = {}
+        self.tcp_at: float | None = None
+        self.connecting = False
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         super()._on_connect(client, userdata, flags, reason, props)
         if self.connected:
+            if self.tcp_at is not None:
+                self.sim.connack_s = max(self.sim.connack_s, time.monotonic() - self.tcp_at)
+                self.tcp_at = None
             if self.down_since is not None:
                 gap = time.monotonic() - self.down_since
                 self.sim.gaps.append(gap)
                 self.down_since = None
-            self.backoff = 0.25
+            self.backoff = 0.5
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         super()._on_disconnect(client, userdata, flags, reason, props)
+        now = time.monotonic()
         if self.down_since is None:
-            self.down_since = time.monotonic()
-            self.next_try = self.down_since + random.uniform(0.05, self.backoff)
-            self.host_i = (self.host_i + 1) % len(self.sim.hosts)
+            self.down_since = now
+        # like the device: the next node after a back-off (0.5 s doubling to 30 s), spread by jitter
+        self.next_try = now + random.uniform(0.5, 1.0) * self.backoff
+        self.backoff = min(self.backoff * 2, 30.0)
+        self.host_i = (self.host_i + 1) % len(self.sim.hosts)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         t = self.sent_at.pop(mid, None)
@@ -86,17 +101,47 @@ class ClusterUnit(fleet_sim.Unit):
         super().publish_summary()
         self.sent_at[next(reversed(self.pending_qos1))] = time.monotonic()
 
+    # paho's connect() blocks until the TCP handshake is done (seconds, when a node is busy
+    # accepting a reconnect storm); it runs in a thread pool so one unit's wait does not hold
+    # up the event loop of thousands. The socket callbacks it triggers come back to the loop.
+    def _on_socket_open(self, client: Any, userdata: Any, sock: Any) -> None:
+        if threading.get_ident() == self.sim.loop_thread:
+            super()._on_socket_open(client, userdata, sock)
+        else:
+            self.sim.loop.call_soon_threadsafe(super()._on_socket_open, client, userdata, sock)
+
+    def _on_socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
+        if threading.get_ident() == self.sim.loop_thread:
+            super()._on_socket_close(client, userdata, sock)
+        else:
+            self.sim.loop.call_soon_threadsafe(super()._on_socket_close, client, userdata, sock)
+
     def try_reconnect(self, now: float) -> None:
-        """Connect to the next node once the back-off has passed (dead nodes refuse at once)."""
+        """Connect to the next node once the back-off has passed (a dead node refuses at once)."""
         host, port = self.sim.hosts[self.host_i]
-        try:
+        self.sim.attempts += 1
+        self.connecting = True
+        self.next_try = now + 120.0  # CONNACK or a close decides from here
+
+        def blocking() -> float:
+            t0 = time.monotonic()
             self.client.connect(host, port, keepalive=self.sim.cfg["keepalive"])
-            self.flush_writes()
-            self.next_try = now + 10.0  # CONNACK or a disconnect decides from here
-        except OSError:
+            return time.monotonic() - t0
+
+        fut = self.sim.loop.run_in_executor(self.sim.pool, blocking)
+        fut.add_done_callback(self._connect_done)
+
+    def _connect_done(self, fut: Any) -> None:
+        self.connecting = False
+        now = time.monotonic()
+        if fut.exception() is not None:
             self.host_i = (self.host_i + 1) % len(self.sim.hosts)
-            self.backoff = min(self.backoff * 2, 5.0)
-            self.next_try = now + self.backoff
+            self.next_try = now + random.uniform(0.5, 1.0) * self.backoff
+            self.backoff = min(self.backoff * 2, 30.0)
+            return
+        self.sim.block_s = max(self.sim.block_s, fut.result())
+        self.tcp_at = now
+        self.flush_writes()
 
 
 class ClusterWorkerSim(fleet_sim.WorkerSim):
@@ -105,6 +150,11 @@ class ClusterWorkerSim(fleet_sim.WorkerSim):
         self.hosts: list[tuple[str, int]] = [tuple(h) for h in cfg["hosts"]]  # type: ignore[misc]
         self.gaps: list[float] = []
         self.max_ack_delay = 0.0
+        self.attempts = 0  # reconnect attempts
+        self.block_s = 0.0  # longest connect() call (TCP handshake; in the pool)
+        self.connack_s = 0.0  # longest wait from TCP connect to CONNACK on a reconnect
+        self.loop_thread = threading.get_ident()
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="reconnect")
 
     async def connect_all(self) -> float:
         t0 = time.monotonic()
@@ -136,7 +186,8 @@ class ClusterWorkerSim(fleet_sim.WorkerSim):
             now = time.monotonic()
             budget = 200
             for u in self.units:
-                if u.down_since is not None and not u.connected and now >= u.next_try:  # type: ignore[attr-defined]
+                if (u.down_since is not None and not u.connected and not u.connecting  # type: ignore[attr-defined]
+                        and now >= u.next_try):  # type: ignore[attr-defined]
                     u.try_reconnect(now)  # type: ignore[attr-defined]
                     budget -= 1
                     if budget == 0:
@@ -180,6 +231,7 @@ async def _worker_async(cfg: dict[str, Any], first: int, count: int, conn: Any) 
                "live_sent": sim.live_sent, "live_skipped": sim.live_skipped, "disconnects": sim.disconnects,
                "connect_failures": sim.connect_failures, "publish_s": sim.publish_s, "gaps": sim.gaps,
                "max_ack_delay": sim.max_ack_delay, "still_down": len(still_down),
+               "attempts": sim.attempts, "block_s": sim.block_s, "connack_s": sim.connack_s,
                "unacked": sum(len(u.pending_qos1) for u in sim.units)})
     await sim.disconnect_all()
 
@@ -203,6 +255,23 @@ def _queue_leader(cluster: rabbitmq_cluster.RabbitCluster, queue: str) -> rabbit
         log.warning("cannot find the queue leader: %s", e)
         return None
     return next((n for n in cluster.nodes if n.name == leader), None)
+
+
+def _queue_depth(cluster: rabbitmq_cluster.RabbitCluster, queue: str) -> dict[str, Any]:
+    """Messages still in the ingest queue (ready / delivered but unacknowledged), from a live node."""
+    for n in cluster.nodes:
+        if not n.alive:
+            continue
+        try:
+            out = cluster.ctl(n, "list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers",
+                              "leader", "--formatter", "json", timeout=60)
+            q = next((q for q in json.loads(out) if q.get("name") == queue), None)
+            if q is not None:
+                return {"ready": q.get("messages_ready"), "unacked": q.get("messages_unacknowledged"),
+                        "consumers": q.get("consumers"), "leader": q.get("leader")}
+        except (RuntimeError, ValueError, OSError, subprocess.TimeoutExpired) as e:
+            log.warning("queue depth from %s: %s", n.name, e)
+    return {}
 
 
 def _stored_counts(store: Any, sent: set[str]) -> tuple[int, int, int]:
@@ -282,13 +351,17 @@ def run(args: argparse.Namespace, cluster: rabbitmq_cluster.RabbitCluster, workd
                 s1[n.name] = _node_sample(n)
         sent_ids = [i for r in results for i in r["sent_ids"]]
         sent = set(sent_ids)
-        deadline = time.monotonic() + args.drain
+        # wait for the rows while they keep coming (up to --drain s without progress)
         stored = dup_rows = rows = 0
-        while time.monotonic() < deadline:
+        last_progress, last_stored = time.monotonic(), -1
+        while time.monotonic() - last_progress < args.drain:
             stored, dup_rows, rows = _stored_counts(store, sent)
             if stored >= len(sent):
                 break
+            if stored != last_stored:
+                last_progress, last_stored = time.monotonic(), stored
             time.sleep(0.5)
+        left = _queue_depth(cluster, QUEUE)
         time.sleep(1.0)  # redeliveries still under way
         stored, dup_rows, rows = _stored_counts(store, sent)
     finally:
@@ -324,6 +397,9 @@ def run(args: argparse.Namespace, cluster: rabbitmq_cluster.RabbitCluster, workd
         "failover_p50_s": round(sorted(gaps)[len(gaps) // 2], 2) if gaps else 0.0,
         "failover_p90_s": round(sorted(gaps)[int(len(gaps) * 0.9)], 2) if gaps else 0.0,
         "still_disconnected": sum(r["still_down"] for r in results),
+        "reconnect_attempts": sum(r["attempts"] for r in results),
+        "reconnect_connack_max_s": round(max(r["connack_s"] for r in results), 2),
+        "reconnect_connect_call_max_s": round(max(r["block_s"] for r in results), 3),
         "max_ack_delay_s": round(max(r["max_ack_delay"] for r in results), 2),
         "live_sent": sum(r["live_sent"] for r in results),
         "live_skipped_disconnected": sum(r["live_skipped"] for r in results),
@@ -333,12 +409,12 @@ def run(args: argparse.Namespace, cluster: rabbitmq_cluster.RabbitCluster, workd
                    "statuses": cstats["statuses"], "rejected": cstats["rejected"],
                    "per_worker": stats["per_worker"], "reconnects": stats["reconnects"]},
         "queue": {"name": QUEUE, "type": queue_info.get("type"), "members": len(queue_info.get("members", []))},
+        "queue_at_end": left,
         "per_node": per_node,
     }
 
 
 def _rabbit_version() -> str:
-    import subprocess
     try:
         out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "rabbitmq-server"], capture_output=True,
                              text=True, timeout=10).stdout.strip()
