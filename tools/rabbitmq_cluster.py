@@ -42,14 +42,21 @@ def available() -> str | None:
 
 
 def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(int(s.getsockname()[1]))
-    for s in socks:
-        s.close()
+    """``n`` distinct free loopback ports below the kernel's ephemeral range (32768+), so that
+    the connections made while the nodes boot (CLI tools, units) cannot take one first."""
+    import random
+
+    ports: list[int] = []
+    while len(ports) < n:
+        p = random.randint(20000, 32000)
+        if p in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+        ports.append(p)
     return ports
 
 
@@ -129,6 +136,7 @@ class RabbitCluster:
     def _env(self, node: Node | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
         env.update(HOME=str(self.home), ERL_EPMD_PORT=str(self.epmd_port), ERL_EPMD_ADDRESS="127.0.0.1",
+                   ERL_CRASH_DUMP=str(self.dir / "erl_crash.dump"),
                    RABBITMQ_CTL_ERL_ARGS=LOOPBACK_ERL, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         if node is not None:
             env.update(
@@ -141,6 +149,7 @@ class RabbitCluster:
                 RABBITMQ_PID_FILE=str(node.base / "rabbit.pid"),
                 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=LOOPBACK_ERL,
                 RABBITMQ_CONF_ENV_FILE=str(node.base / "rabbitmq-env.conf"),
+                ERL_CRASH_DUMP=str(node.base / "erl_crash.dump"),
             )
         return env
 

@@ -163,6 +163,9 @@ class AmqpIngest:
             except (AMQPError, OSError) as e:
                 self.last_error = f"{_safe(url)}: {type(e).__name__}: {e}"
                 log.warning("ingest worker %d: %s; next broker in %.1f s", k, self.last_error, backoff)
+            except Exception as e:  # never die silently: what was not acknowledged comes again
+                self.last_error = f"{_safe(url)}: {type(e).__name__}: {e}"
+                log.exception("ingest worker %d failed; reconnecting in %.1f s", k, backoff)
             finally:
                 if conn is not None and conn.is_open:
                     try:
