@@ -284,6 +284,8 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
             out / "report.html", f"edgepose analysis: {Path(source).name}",
             {"source": str(source), "frames": p1.frames, "performers": "none"}, None, {}, list(res.messages))
     if p1.poses:
+        _drop_non_people(res)
+    if p1.poses:
         try:
             _post(source, reader, res, cfg)
         except Exception as e:  # the poses are safe on disk; say what is missing and why
@@ -291,6 +293,22 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
             res.messages.append(f"the exports/report could not be completed ({type(e).__name__}: {e}); "
                                 f"{poses_path} is complete — re-run with -v for details")
     return res
+
+
+def _drop_non_people(res: AnalysisResult) -> None:
+    """Ids that never became a person (too brief, or a body the model hardly sees) leave poses.jsonl."""
+    from edgepose.analyze import export, group
+
+    plog = export.load_poses(res.files["poses"])
+    keep = set(group.real_ids(plog))
+    gone = sorted(set(plog.sequences) - keep)
+    if not gone:
+        return
+    n = group.drop_ids(res.files["poses"], keep)
+    res.pass1.poses -= n
+    res.pass1.ids = len(keep)
+    res.messages.append(f"{len(gone)} id(s) never became a person (seen under {group.MIN_SECONDS:g} s or with a "
+                        f"body the model hardly sees: a bag, a reflection): their {n} poses were dropped")
 
 
 def _post(source: str | Path, reader: FrameReader, res: AnalysisResult, cfg: AnalyzeConfig) -> None:
@@ -312,12 +330,17 @@ def _post(source: str | Path, reader: FrameReader, res: AnalysisResult, cfg: Ana
                             f"of the synchronisation")
     g = None
     rate = plog.rate
-    if len(main) >= 2 and plog.frame_count >= 3:
+    from edgepose.analyze.group import group_verdict
+
+    verdict = group_verdict(plog, main)
+    if len(main) >= 2 and not verdict.together:
+        res.messages.append(f"not a group performing together ({verdict.reason}): no synchronisation scores")
+    if len(main) >= 2 and plog.frame_count >= 3 and verdict.together:
         series = {i: (plog.sequences[i].t, syncmod.joint_angles(plog.sequences[i].keypoints, plog.sequences[i].layout))
                   for i in main}
         g = syncmod.group_sync(series, rate)
         res.files["sync"] = _write_sync_json(out / "sync.json", g)
-    elif plog.frame_count >= 1:
+    elif plog.frame_count >= 1 and len(main) < 2:
         res.messages.append(f"{len(main)} performer(s) in view for most of the clip: synchronisation needs two")
     best, worst = report.pick_moments(g.t, g.score) if g is not None else ([], [])
     thumbs: dict[str, list] = {"best": [], "worst": []}
@@ -334,6 +357,7 @@ def _post(source: str | Path, reader: FrameReader, res: AnalysisResult, cfg: Ana
                    "frame rate": f"{rate:.2f}", "performers": ", ".join(f"#{i}" for i in main) or "none",
                    "brief or doubtful detections": ", ".join(f"#{i}" for i in minor) or "none",
                    "group sync (mean)": f"{g.mean:.2f}" if g is not None else "n/a",
+                   "a group performing together": ("yes" if verdict.together else f"no: {verdict.reason}"),
                    "analysis speed": f"{res.pass1.fps:.1f} fps"}
         res.files["report"] = report.write_report(out / "report.html", f"edgepose analysis: {Path(source).name}",
                                                   summary, g, thumbs, list(res.messages))
