@@ -21,6 +21,12 @@ PipelineError       RuntimeError            a pipeline stage failed (``stage``)
 TelemetryError      --                      base of the MQTT errors below
 CommandError        ValueError              an MQTT command was refused
 PayloadError        ValueError              a payload lacks a field or carries a wrong one
+WindowError         OSError                 the live window cannot be opened
+StoreError          RuntimeError            the history database cannot be used
+StoreUnavailable    StoreError              a history write failed for a passing reason
+IngestSettingsError ConfigError             an ``[ingest]`` setting is wrong
+DashboardConfigError ConfigError            the dashboard configuration is wrong
+Cancelled           RuntimeError            a long computation was cancelled (the session ended)
 ==================  ======================  =========================================
 """
 
@@ -99,3 +105,27 @@ class CommandError(TelemetryError, ValueError):
 
 class PayloadError(TelemetryError, ValueError):
     """A payload handed to the publisher lacks a field or carries one it must not."""
+
+
+class WindowError(EdgeposeError, OSError):
+    """The live window cannot be opened; the message says what is missing and the fix."""
+
+
+class StoreError(EdgeposeError, RuntimeError):
+    """The database cannot be opened, migrated or written (message names the URL, password hidden)."""
+
+
+class StoreUnavailable(StoreError):
+    """A write failed for a reason that may pass (disk full, database locked, server gone): retry."""
+
+
+class IngestSettingsError(ConfigError):
+    """An ``[ingest]`` setting (or its command-line override) cannot be used."""
+
+
+class DashboardConfigError(ConfigError):
+    """The dashboard configuration cannot be used; names the file, the key and the fix."""
+
+
+class Cancelled(EdgeposeError, RuntimeError):
+    """A long computation was cancelled (e.g. a figure solve: the session ended first)."""

@@ -121,3 +121,26 @@ def test_no_module_over_700_lines() -> None:
 def test_at_most_six_top_level_modules() -> None:
     top = {f.name for f in PKG.glob("*.py")}
     assert len(top) <= 6 and top <= TOP_LEVEL, f"top-level modules: {sorted(top)}"
+
+
+def test_every_public_exception_is_in_the_errors_tree() -> None:
+    """Exceptions are defined in ``edgepose/errors.py`` (and re-exported where they are raised)."""
+    import edgepose.errors as errors
+
+    outside = []
+    for f in PKG.rglob("*.py"):
+        if f.name == "errors.py" and f.parent == PKG:
+            continue
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"), str(f))):
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and any(
+                    (isinstance(b, ast.Name) and (b.id.endswith(("Error", "Exception")) or b.id in ("Exception",)))
+                    for b in node.bases):
+                outside.append(f"{f.relative_to(PKG.parent)}: {node.name}")
+    assert not outside, f"define these in edgepose/errors.py: {outside}"
+    for name in dir(errors):
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == errors.__name__:
+            assert issubclass(cls, errors.EdgeposeError), name
+            if cls not in (errors.EdgeposeError, errors.TelemetryError):
+                builtin = [b for b in cls.__mro__ if b.__module__ == "builtins" and b not in (Exception, BaseException, object)]
+                assert builtin, f"{name} should also inherit the builtin a caller would catch"

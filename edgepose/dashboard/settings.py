@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgepose.errors import DashboardConfigError
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-class DashboardConfigError(ValueError):
-    """The dashboard configuration cannot be used; names the file, the key and the fix."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgepose.errors import Cancelled
 from edgepose.evaluate.angles import _JOINT, _SEGMENT, ANGLE_MEASURES, _angle, _incline, measure_pose
 from edgepose.pose import Pose
 from edgepose.programs import Check, Program
@@ -237,10 +238,6 @@ def _seed(checks: tuple[Check, ...], view: str, relaxed: np.ndarray) -> np.ndarr
             if base == "thigh":
                 p[i + 1] = sign * mid * 0.3
     return p
-
-
-class Cancelled(Exception):
-    """A figure solve was cancelled (the session ended first)."""
 
 
 def solve_figure(checks: tuple[Check, ...], view: str, name: str = "", cancel: threading.Event | None = None) -> Figure:

@@ -1,11 +1,8 @@
-"""Errors of the history store and the ingest (each a message naming what, where and the fix)."""
+"""Errors of the history store and the ingest (each a message naming what, where and the fix);
+defined in :mod:`edgepose.errors`, re-exported here."""
 
 from __future__ import annotations
 
+from edgepose.errors import StoreError, StoreUnavailable
 
-class StoreError(RuntimeError):
-    """The database cannot be opened, migrated or written (message names the URL, password hidden)."""
-
-
-class StoreUnavailable(StoreError):
-    """A write failed for a reason that may pass (disk full, database locked, server gone): retry."""
+__all__ = ["StoreError", "StoreUnavailable"]

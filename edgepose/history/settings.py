@@ -8,15 +8,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from edgepose.errors import IngestSettingsError
 from edgepose.history.validate import DEFAULT_MAX_BYTES
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _TOPIC_LEVELS = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
-
-
-class IngestSettingsError(ValueError):
-    pass
 
 
 @dataclass

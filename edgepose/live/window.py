@@ -30,15 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.errors import EdgeposeError
+from edgepose.errors import WindowError
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("toggle", "next", "quit")
-
-
-class WindowError(EdgeposeError, OSError):
-    """The live window cannot be opened; the message says what is missing and the fix."""
 
 
 def drm_cards(dri: str | os.PathLike[str] = "/dev/dri") -> list[Path]:
