@@ -71,7 +71,7 @@ def find_window(env: dict, timeout: float = 30.0) -> tuple[str, tuple[int, int, 
 def screenshot(env: dict, path: Path) -> np.ndarray:
     import cv2
 
-    subprocess.run(["import", "-window", "root", str(path)], env=env, check=True, timeout=20)
+    subprocess.run(["import", "-window", "root", str(path)], env=env, check=True, timeout=120)
     img = cv2.imread(str(path))
     assert img is not None
     return img

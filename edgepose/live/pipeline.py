@@ -228,6 +228,8 @@ class Pipeline:
                     continue
                 if item is _END:
                     break
+                if self._stop.is_set():
+                    break  # stopped: frames still queued are dropped, so a stop takes one frame, not a queue
                 work(item)
                 self._beat(stage)
         except BaseException as e:  # noqa: BLE001 - any failure stops the pipeline, named
