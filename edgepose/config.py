@@ -232,13 +232,19 @@ class MqttSettings:
             raise bad("hosts", f'must be a list of "HOST:PORT" strings, e.g. ["a:1883", "b:1883"], got {self.hosts!r}')
         if len(self.hosts) > 32:
             raise bad("hosts", f"lists {len(self.hosts)} brokers; at most 32 (the nodes of one cluster)")
+        endpoints: list[tuple[str, int]] = []
         for i, h in enumerate(self.hosts):
             if not isinstance(h, str):
                 raise bad(f"hosts[{i}]", f'must be a "HOST:PORT" string, got {h!r}')
             try:
-                parse_hostport(h, self.port)
+                endpoints.append(parse_hostport(h, self.port))
             except ValueError as e:
                 raise bad(f"hosts[{i}]", str(e)) from None
+        if endpoints:
+            # explicit HOST:PORT entries (stable under dataclasses.replace), and host/port name the
+            # first node for whatever talks to one broker only (doctor's probe, outbox flush)
+            self.hosts = tuple(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in endpoints)
+            self.host, self.port = endpoints[0]
         if not isinstance(self.device_id, str) or not _ID_RE.match(self.device_id):
             raise bad(
                 "device_id",
