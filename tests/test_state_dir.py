@@ -42,7 +42,7 @@ def test_outbox_status_and_flush_read_the_configs_state_dir(tmp_path: Path, monk
         ids = [ob.put("edgepose/unit-s/session/summary", {"session_id": f"s{i}"}) for i in range(2)]
     assert main(["outbox", "status", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert f"2 pending in {state / 'outbox.db'}" in out and all(i in out for i in ids)
+    assert "2 pending" in out and str(state / "outbox.db") in out and all(i in out for i in ids)
     assert main(["outbox", "flush", "--config", str(cfg), "--mqtt", f"127.0.0.1:{free_port()}",
                  "--timeout", "0.5"]) == 1
     assert "2 of 2" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """MQTT telemetry: publisher, durable outbox, session journal, HA discovery, commands.
 
 Import the pieces from their modules (``edgepose.telemetry.publisher.Telemetry``,
-``...outbox.Outbox``, ``...journal.SessionJournal``); only the light settings names are
-re-exported here, so importing the package does not import paho.
+``...outbox.Outbox``, ``...journal.SessionJournal``, ``...broker.MqttSettings``,
+``...state.state_dir``). This file imports nothing, so that :mod:`edgepose.config` can import
+:mod:`edgepose.telemetry.broker` without a cycle through the package.
 
 Use from the appliance::
 
@@ -14,10 +15,3 @@ Use from the appliance::
         tel.publish_event({"kind": "camera_lost", "level": "error", "message": "..."})
     # close(): offline status, disconnect; anything unacknowledged stays in the outbox
 """
-
-from __future__ import annotations
-
-from edgepose.telemetry.settings import MqttSettings, parse_hostport
-from edgepose.telemetry.state import state_dir
-
-__all__ = ["MqttSettings", "parse_hostport", "state_dir"]

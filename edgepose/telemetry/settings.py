@@ -1,6 +1,6 @@
 """Broker settings for the commands: ``HOST:PORT`` parsing and the ``[mqtt]`` table of a config
-with ``--mqtt`` / ``--device-id`` on top. :class:`MqttSettings` itself is defined (and checked,
-once) in :mod:`edgepose.config`; it is re-exported here.
+with ``--mqtt`` / ``--device-id`` on top. :class:`MqttSettings` and :func:`parse_hostport` are
+defined (and checked, once) in :mod:`edgepose.telemetry.broker`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from edgepose.config import MqttSettings, load_config, parse_hostport
+from edgepose.config import load_config
 from edgepose.errors import SettingsError
+from edgepose.telemetry.broker import MqttSettings, parse_hostport
 
 __all__ = ["MqttSettings", "SettingsError", "parse_hostport", "settings_for_cli"]
 
