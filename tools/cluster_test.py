@@ -249,9 +249,9 @@ def _node_sample(node: rabbitmq_cluster.Node) -> fleet_sim.ProcSample | None:
 
 def _queue_leader(cluster: rabbitmq_cluster.RabbitCluster, queue: str) -> rabbitmq_cluster.Node | None:
     try:
-        out = cluster.ctl(cluster.nodes[0], "list_queues", "name", "leader", "--formatter", "json", timeout=30)
+        out = cluster.ctl(cluster.nodes[0], "list_queues", "name", "leader", "--formatter", "json", timeout=120)
         leader = next((q.get("leader") for q in json.loads(out) if q.get("name") == queue), None)
-    except (RuntimeError, ValueError) as e:
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
         log.warning("cannot find the queue leader: %s", e)
         return None
     return next((n for n in cluster.nodes if n.name == leader), None)
@@ -299,8 +299,13 @@ def run(args: argparse.Namespace, cluster: rabbitmq_cluster.RabbitCluster, workd
     conn = pika.BlockingConnection(pika.URLParameters(nodes[0].amqp_url))
     declare(conn.channel())
     conn.close()
-    members = cluster.ctl(nodes[0], "list_queues", "name", "type", "members", "--formatter", "json")
-    queue_info = next((q for q in json.loads(members) if q.get("name") == QUEUE), {})
+    try:
+        members = cluster.ctl(nodes[0], "list_queues", "name", "type", "members", "--formatter", "json",
+                              timeout=120)
+        queue_info = next((q for q in json.loads(members) if q.get("name") == QUEUE), {})
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+        log.warning("cannot list the queue's members: %s", e)
+        queue_info = {}
 
     procs = max(1, min(args.procs, args.units))
     fleet_sim.raise_nofile(args.units + 1024)
@@ -329,7 +334,8 @@ def run(args: argparse.Namespace, cluster: rabbitmq_cluster.RabbitCluster, workd
         connect_s = time.monotonic() - t_connect
         connected = sum(h["connected"] for h in hello)
         log.info("%d/%d units connected over %d nodes in %.1f s", connected, args.units, len(nodes), connect_s)
-        victim = (_queue_leader(cluster, QUEUE) or nodes[-1]) if args.kill_one else None
+        # the queue's leader (the node it was declared on, when the CLI cannot tell in time)
+        victim = (_queue_leader(cluster, QUEUE) or nodes[0]) if args.kill_one else None
         start_at = time.time() + 0.5
         t_start = time.monotonic() + 0.5
         s0 = {n.name: _node_sample(n) for n in nodes}
