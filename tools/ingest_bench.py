@@ -15,8 +15,12 @@ server with tests/pg_server.py, fsync on). Phases:
 The last line printed is one JSON object: sent, stored, missing, duplicates (rows per msg_id > 1),
 summaries_per_s, db_bytes, bytes_per_session, mb_per_million_sessions, per-ingest counts.
 
+``--micro`` times only the payload validation: pure-Python jsonschema (the baseline) against
+jsonschema-rs on the same payloads in one process.
+
 Example::
 
+    python tools/ingest_bench.py --micro --sessions 2000
     python tools/ingest_bench.py --db sqlite:////tmp/bench.sqlite --sessions 20000
     python tools/ingest_bench.py --pg --sessions 20000 --ingests 2 --kill-at 0.5
 """
@@ -147,6 +151,32 @@ def counts(store: Any) -> tuple[int, int]:
     return int(n), int(d)
 
 
+def micro(n: int, reps: int) -> dict[str, Any]:
+    """Validation alone, both validators on the same payloads in this process (baseline: jsonschema)."""
+    from jsonschema import Draft202012Validator
+
+    from edgepose.history.validate import PayloadValidator
+
+    v = PayloadValidator()
+    objs = [summary(f"bench-{i % 100:05d}", i, reps) for i in range(n)]
+    raws = [(f"edgepose/{o['device_id']}/session/summary", json.dumps(o).encode()) for o in objs]
+    py = Draft202012Validator(json.loads((REPO / "docs" / "schemas" / "session.summary.schema.json").read_text()))
+    t = time.perf_counter()
+    assert all(py.is_valid(o) for o in objs)
+    py_s = time.perf_counter() - t
+    t = time.perf_counter()
+    assert all(v.validators["summary"].is_valid(o) for o in objs)
+    rs_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for topic, raw in raws:
+        v.check(topic, raw)
+    check_s = time.perf_counter() - t
+    return {"payloads": n, "reps_per_session": reps, "validator": type(v.validators["summary"]).__module__,
+            "jsonschema_per_s": round(n / py_s), "jsonschema_rs_per_s": round(n / rs_s),
+            "ratio": round(py_s / rs_s, 1), "full_check_per_s": round(n / check_s),
+            "load_avg": os.getloadavg()[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", help="database URL (sqlite:///PATH or postgresql://...)")
@@ -157,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ingests", type=int, default=1, help="ingest processes on the shared subscription")
     ap.add_argument("--kill-at", type=float, help="SIGKILL ingest 0 when this fraction is stored, restart it")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--micro", action="store_true", help="only time payload validation (jsonschema vs jsonschema-rs)")
     args = ap.parse_args(argv)
+    if args.micro:
+        print(json.dumps(micro(min(args.sessions, 5000), args.reps)))
+        return 0
     if bool(args.db) == bool(args.pg):
         ap.error("give exactly one of --db URL or --pg")
 
