@@ -382,7 +382,9 @@ def ensure_converter(cfg: dict, venv: Path | None = None) -> Path:
     if not reqs:
         raise ModelError("the manifest has no [converter.tfjs] requirements; cannot convert TF.js models")
     log.info("making the converter venv %s (TensorFlow; once)", venv)
-    steps = [[sys.executable, "-m", "venv", str(venv)],
+    # --clear: a venv that fails the probe (half made, or made by another interpreter) is made anew,
+    # never patched, so two pythons never share one venv.
+    steps = [[sys.executable, "-m", "venv", "--clear", str(venv)],
              [str(py), "-m", "pip", "install", "--quiet", *reqs]]
     if no_deps:
         steps.append([str(py), "-m", "pip", "install", "--quiet", "--no-deps", *no_deps])
