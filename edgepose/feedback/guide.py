@@ -36,6 +36,7 @@ FIGURE_COLOR = (235, 235, 235)
 RANK = {"unseen": 0, "on": 1, "near": 2, "off": 3}
 HELD_SHOW_S = 3.0
 STATS_W, STATS_BOTTOM = 236, 180  # the HUD's stats box: its width and lower edge (size units)
+MIN_FIGURE_H = 0.3  # the figure is at least this share of the frame's height
 MIN_SCALE = 0.62  # below this Hershey text at the sizes used here is no longer legible
 
 _LEG = ("{s}_hip", "{s}_knee"), ("{s}_knee", "{s}_ankle"), ("{s}_ankle", "{s}_heel"), ("{s}_heel", "{s}_foot_index"), \
@@ -123,6 +124,14 @@ def advise(program: Program, pose: Pose, cue: str | None = None, min_conf: float
 
     ms = measure_pose(pose)
     res = match_program(program, ms, min_conf)
+    if cue:
+        # the cue on screen was chosen over the last seconds: show the side it names, so the
+        # figure, the arrow and the words agree while a moving person flips between sides
+        for mirrored in (res.mirrored, not res.mirrored):
+            r = res if mirrored == res.mirrored else _match_side(program, ms, mirrored, min_conf)
+            if any(c.cue and sided(c.cue, mirrored) == cue for c in r.checks if c.state in ("off", "near")):
+                res = r
+                break
     edges: dict[tuple[str, str], str] = {}
     for c in res.checks:
         for e in limb_edges(c.measure):
@@ -137,6 +146,18 @@ def advise(program: Program, pose: Pose, cue: str | None = None, min_conf: float
     pts = tuple(p for p in moving_point(chosen.measure) if p in pose.names)
     direction = _direction(pose, chosen, pts, ms)
     return Advice(edges, chosen.measure, pts, direction, res.mirrored, res.score)
+
+
+def _match_side(program: Program, ms: dict, mirrored: bool, min_conf: float) -> Any:
+    """The program's match judged on one side only (``mirrored``: left and right swapped)."""
+    import dataclasses
+
+    from edgepose.evaluate.match import MatchResult, match_checks
+
+    checks = tuple(dataclasses.replace(c, measure=mirror_name(c.measure)) for c in program.checks) if mirrored \
+        else program.checks
+    r = match_checks(program.name, checks, ms, either_side=False, min_conf=min_conf)
+    return MatchResult(r.program, r.score, mirrored, r.checks)
 
 
 def _direction(pose: Pose, chosen: Any, pts: tuple[str, ...], ms: dict) -> tuple[float, float] | None:
@@ -244,11 +265,11 @@ class Guide:
         tl = torso_length(pose) or 100.0
         length = float(np.clip(0.7 * tl, 30 * sc, 160 * sc))
         d = np.array(adv.direction)
-        r = max(6, round(16 * sc))
+        r = max(4, min(round(16 * sc), round(0.3 * tl)))  # a ring about the size of the joint, not of the person
         start = xy + d * (r + 2)
         end = xy + d * (r + length)
         c = tuple(int(v) for v in np.round(xy))
-        th = max(2, round(5 * sc))
+        th = max(2, min(round(5 * sc), round(0.12 * tl)))
         cv2.circle(img, c, r + th, (20, 20, 20), th + 2, cv2.LINE_AA)
         cv2.circle(img, c, r + th, (0, 235, 255), th, cv2.LINE_AA)
         s, e = tuple(int(v) for v in np.round(start)), tuple(int(v) for v in np.round(end))
@@ -274,7 +295,9 @@ class Guide:
         if pose is not None:
             tl = torso_length(pose)
             if tl > 0:
-                scale = min(scale, 0.8 * tl)
+                # as tall as the person, a little smaller; but never too small to read (a person far
+                # from the camera gets a figure taller than them)
+                scale = min(scale, max(0.8 * tl, MIN_FIGURE_H * h / fh))
             x0, y0, bw, bh = pose.box(0.3)  # (x, y, w, h)
             x1 = x0 + bw
             room_l, room_r = max(0.0, x0), max(0.0, w - x1)
