@@ -338,7 +338,7 @@ class Guide:
         if mirrored and fig.view == "front":
             # the person does it on the other side: the mirror image, with sides renamed
             pts[:, 0] = 2 * xc - pts[:, 0]
-        top = int(pts[:, 1].min() - 26 * sc)
+        top = int(pts[:, 1].min() - 0.2 * scale - 26 * sc)  # room for the head circle and the label
         x0, x1 = int(xc - panel_w / 2), int(xc + panel_w / 2)
         self.figure_box = (max(0, x0), max(0, top), max(0, x1), max(0, floor + int(6 * sc)))
         roi = img[max(0, top):max(0, floor + int(6 * sc)), max(0, x0):max(0, x1)]
