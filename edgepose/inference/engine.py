@@ -278,6 +278,27 @@ def same_person(a: np.ndarray, b: np.ndarray, thresh: float = 0.08) -> bool:
     return float(np.median(d)) < thresh * min(_pose_scale(a), _pose_scale(b))
 
 
+def one_body(a: np.ndarray, b: np.ndarray) -> bool:
+    """Video: two poses are one body -- :func:`same_person`, or the same body by keypoint
+    similarity with left and right possibly swapped (:func:`topdown.same_body`), or their mid-hips
+    coincide at a similar scale (a second, collapsed estimate), or it is the same extent the
+    other way up."""
+    if same_person(a, b) or topdown.same_body(a, b):
+        return True
+    sa, sb = _pose_scale(a), _pose_scale(b)
+    if not 0.5 < sa / sb < 2.0:
+        return False
+    hip_a, hip_b = (a[23, :2] + a[24, :2]) / 2, (b[23, :2] + b[24, :2]) / 2
+    if float(np.linalg.norm(hip_a - hip_b)) < 0.15 * min(sa, sb):
+        return True
+    # The same extent with the body the other way up (a ROI turned half round: head where the
+    # feet are); two real people do not stand in one box head to toe.
+    up_a = (a[11, :2] + a[12, :2]) / 2 - hip_a
+    up_b = (b[11, :2] + b[12, :2]) / 2 - hip_b
+    opposite = float(up_a @ up_b) < 0
+    return opposite and topdown.extent_iou(a, b) >= 0.6
+
+
 class PoseEngine:
     """BlazePose top-down pose estimation on BGR images. Not thread-safe: one per thread."""
 
@@ -448,7 +469,7 @@ class PoseEngine:
         survivors.sort(key=lambda t_: -t_.age)
         tracks: list[_Track] = []
         for tr in survivors:
-            if all(not same_person(tr.result.keypoints, k.result.keypoints) for k in tracks):
+            if all(not one_body(tr.result.keypoints, k.result.keypoints) for k in tracks):
                 tracks.append(tr)
         kept = {id(t_) for t_ in tracks}
         lost_rois = [t_.roi for t_ in self._tracks if id(t_) not in kept]
@@ -511,13 +532,13 @@ class PoseEngine:
             r = self._landmarks(image, d.roi())
             if r.score < c.min_pose_score or body_visibility(r.keypoints) < MIN_BODY_VISIBILITY:
                 continue
-            if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
+            if any(one_body(r.keypoints, t_.result.keypoints) for t_ in tracks):
                 continue
             found.append(r)
         if boxes is not None:
             tracked = [t_.result.keypoints for t_ in tracks]
             new = [cd for cd in self._from_boxes(image, boxes[: 2 * c.max_people + 4], tracked)
-                   if not any(same_person(cd.keypoints, kp) or topdown.overlaps(cd.keypoints, kp) for kp in tracked)]
+                   if not any(one_body(cd.keypoints, kp) or topdown.overlaps(cd.keypoints, kp) for kp in tracked)]
             merged = topdown.merge([topdown.Candidate(r, "detector") for r in self._dedupe(found)], new, boxes,
                                    check_base=c.person_every <= 1)
             found = [cd.result for cd in topdown.rank(merged)]

@@ -257,3 +257,13 @@ def rank(cands: list[Candidate]) -> list[Candidate]:
     """Most prominent first: quality times apparent size (ties by order, for stable output)."""
     order = sorted(range(len(cands)), key=lambda i: (-round(pose_quality(cands[i]) * _scale(cands[i].keypoints), 4), i))
     return [cands[i] for i in order]
+
+
+def extent_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of the visible extents of two poses."""
+    ea, eb = pose_extent(a, 0.5), pose_extent(b, 0.5)
+    x0, y0 = max(ea[0], eb[0]), max(ea[1], eb[1])
+    x1, y1 = min(ea[2], eb[2]), min(ea[3], eb[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (ea[2] - ea[0]) * (ea[3] - ea[1]) + (eb[2] - eb[0]) * (eb[3] - eb[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
