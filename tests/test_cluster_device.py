@@ -72,7 +72,7 @@ class Watcher:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[rabbitmq_cluster.RabbitCluster]:
-    with rabbitmq_cluster.RabbitCluster(3, memory_mb=1024) as c:
+    with rabbitmq_cluster.RabbitCluster(3, memory_mb=1024, start_timeout=600.0) as c:
         yield c
 
 

@@ -465,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.keep or tmp.name)  # type: ignore[union-attr]
     workdir.mkdir(parents=True, exist_ok=True)
     cluster = rabbitmq_cluster.RabbitCluster(args.nodes, workdir=workdir / "rabbit", nofile=args.units + 4096,
-                                             memory_mb=max(1024, 2048 + args.units // args.nodes))
+                                             memory_mb=max(1024, 2048 + args.units // args.nodes),
+                                             start_timeout=600.0)  # a loaded machine boots slowly
     try:
         t0 = time.monotonic()
         cluster.start()

@@ -141,10 +141,11 @@ class AmqpIngest:
             conn = None
             try:
                 params = pika.URLParameters(url)
-                params.heartbeat = 10
-                params.blocked_connection_timeout = 60
+                params.heartbeat = 30
+                params.blocked_connection_timeout = 120
                 params.connection_attempts = 1
-                params.socket_timeout = 5
+                params.socket_timeout = 10
+                params.stack_timeout = 60  # a node busy with a reconnect storm handshakes slowly
                 conn = pika.BlockingConnection(params)
                 ch = conn.channel()
                 declare(ch, self.queue, self.base_topic)
