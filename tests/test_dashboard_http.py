@@ -199,7 +199,7 @@ def test_idle_connections_do_not_block_a_real_request(tmp_path: Path) -> None:
         code = _raw_get(d.port, timeout=10)
         took = time.monotonic() - t0
         assert code == 200, code
-        assert took < 6.0, took
+        assert took < 20.0, took  # header timeout 1 s; the slack is for a loaded CI machine
         # the idle ones were closed by the server (recv returns b"" or the reset is seen)
         closed = 0
         for s in socks[:50]:
@@ -271,7 +271,7 @@ def test_a_request_body_that_never_arrives_times_out(tmp_path: Path) -> None:
                 data += chunk
             took = time.monotonic() - t0
         assert data.startswith(b"HTTP/1.1 503") and b"request timed out" in data, data[:200]
-        assert 0.8 < took < 5.0, took
+        assert 0.8 < took < 15.0, took
         assert _raw_get(d.port) == 200  # the server is fine afterwards
     finally:
         stop(d)
