@@ -30,9 +30,9 @@ def _body_vis(seq) -> np.ndarray:
 
 
 def real_ids(plog: PoseLog) -> list[int]:
-    """Ids seen long enough (``MIN_SECONDS``, or a tenth of a shorter clip) with a body the model
-    sees (median body visibility >= ``MIN_VISIBILITY``)."""
-    need = max(2, min(int(round(MIN_SECONDS * plog.rate)), int(np.ceil(0.1 * plog.frame_count))))
+    """Ids seen long enough (``MIN_SECONDS``, or a tenth of a shorter clip: a one-frame clip keeps
+    its one-frame people) with a body the model sees (median body visibility >= ``MIN_VISIBILITY``)."""
+    need = max(1, min(int(round(MIN_SECONDS * plog.rate)), int(np.ceil(0.1 * plog.frame_count))))
     return sorted(i for i, s in plog.sequences.items()
                   if len(s) >= need and float(np.median(_body_vis(s))) >= MIN_VISIBILITY)
 
