@@ -264,11 +264,17 @@ def check_display(cfg: Config, environ: Mapping[str, str] | None = None) -> Chec
         return Check("display", True, f"ssd1306 on {dev} address 0x{d.i2c_address:02X} (check it with `i2cdetect -y {d.i2c_port}`)",
                      critical=False)
     from edgepose.feedback.display import detect_screen
+    from edgepose.live.window import detect_window
 
+    driver, why_window = detect_window(environ)
+    if driver is not None:
+        return Check("display", True, f"{d.kind}: the live window on {driver} ({why_window})", critical=False)
     kind, why = detect_screen(environ)
-    if kind is None:
-        return Check("display", False, f"hdmi: {why}; the device will run headless", critical=False)
-    return Check("display", True, f"hdmi via {kind} ({why})", critical=False)
+    if kind == "framebuffer":
+        return Check("display", True, f"{d.kind}: the framebuffer ({why})", critical=False)
+    if d.kind == "auto":  # headless is what auto means when there is no screen
+        return Check("display", True, f"auto: headless ({why_window})", critical=False)
+    return Check("display", False, f"hdmi: {why_window}; {why}; the device will run headless", critical=False)
 
 
 def _alsa_cards() -> list[str]:
