@@ -40,7 +40,7 @@ def main(out: Path) -> None:
 
     def live() -> None:
         feed.feed("edgepose/clinic-room-1/session/live",
-                  b'{"program": "squat", "state": "active", "reps": 4, "cue": "Keep your chest up", "ts": %d}' % now())
+                  b'{"program": "squat", "state": "active", "phase": "rep_down", "reps": 4, "cue": "Keep your chest up", "ts": %d}' % now())
 
     s = DashboardSettings(port=0)
     server = Server(create_app(s, store, feed), s).start()
