@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import pg_server, pg_url  # noqa: F401  (one PostgreSQL server per test session)
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = (ROOT / ".." / "shared" / "data").resolve()
 SHARED_TOOLS = (ROOT / ".." / "shared" / "tools").resolve()

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg_server import pg_server, pg_url  # noqa: F401  (fixtures)
-
 pytest.importorskip("sqlalchemy")
 
 from edgepose.history.errors import StoreError  # noqa: E402

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg_server import pg_server  # noqa: F401  (fixture)
-
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "edgepose-ingest.service"
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -77,7 +75,7 @@ def test_security_exposure(tmp_path: Path) -> None:
     assert float(m.group(1)) <= 1.5, f"exposure {m.group(1)}; docs/staff.md records 1.1 OK"
 
 
-def test_store_runs_with_write_xor_execute_memory(tmp_path: Path, pg_server) -> None:  # noqa: F811
+def test_store_runs_with_write_xor_execute_memory(tmp_path: Path, pg_server) -> None:
     """MemoryDenyWriteExecute=yes must not break the ingest: SQLAlchemy, psycopg, jsonschema under PR_SET_MDWE."""
     code = r"""
 import ctypes, json, mmap, sys
