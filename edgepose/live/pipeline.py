@@ -83,6 +83,14 @@ class _Lossless:
     def get(self, timeout: float | None = None) -> Any:
         return self._q.get(timeout=timeout)
 
+    def clear(self) -> None:
+        """Drop whatever is queued (a stopped consumer), counting nothing as processed."""
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                return
+
 
 @dataclass
 class Result:
@@ -229,7 +237,12 @@ class Pipeline:
                 if item is _END:
                     break
                 if self._stop.is_set():
-                    break  # stopped: frames still queued are dropped, so a stop takes one frame, not a queue
+                    # stopped: frames still queued are dropped, so a stop takes one frame, not a
+                    # queue; emptied, so the stage before can hand over its end marker at once
+                    clear = getattr(inbox, "clear", None)
+                    if clear is not None:
+                        clear()
+                    break
                 work(item)
                 self._beat(stage)
         except BaseException as e:  # noqa: BLE001 - any failure stops the pipeline, named
