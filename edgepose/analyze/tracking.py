@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from edgepose.inference.person_detector import box_iou
 from edgepose.pose import Pose
 from edgepose.skeleton import COCO_INDEX, COCO_MIRROR, COCO_SIGMAS
 
@@ -141,16 +142,8 @@ def box_of(kp: np.ndarray, vis: np.ndarray, min_visibility: float) -> np.ndarray
     return np.array([sel[:, 0].min(), sel[:, 1].min(), sel[:, 0].max(), sel[:, 1].max()])
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU between every box of ``a`` ``(n, 4)`` and of ``b`` ``(m, 4)``, both ``x0, y0, x1, y1``."""
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda z: np.clip(z[:, 2] - z[:, 0], 0, None) * np.clip(z[:, 3] - z[:, 1], 0, None)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+# IoU between every box of a (n, 4) and of b (m, 4), both x0, y0, x1, y1: the person detector's.
+iou_matrix = box_iou
 
 
 def oks_matrix(a: np.ndarray, va: np.ndarray, b: np.ndarray, vb: np.ndarray,
