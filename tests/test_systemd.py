@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgepose.appliance.watchdog import Heartbeat, SystemdNotifier, WatchdogPinger, watchdog_interval
+from tests.mdwe import MDWE_PREAMBLE
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "edgepose.service"
@@ -270,15 +271,7 @@ def test_litert_runs_with_write_xor_execute_memory():
     code = r"""
 import ctypes, mmap, sys
 import numpy as np
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux >= 6.3)
-    print("NO-MDWE"); sys.exit(0)
-try:
-    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-    print("NOT-ENFORCED"); sys.exit(0)
-except OSError:
-    pass
-from edgepose.inference.runtime import load
+""" + MDWE_PREAMBLE + r"""from edgepose.inference.runtime import load
 m = load(sys.argv[1], threads=2)
 out = m.run(np.random.default_rng(0).random((1, 256, 256, 3), dtype=np.float32))
 print("OK", sum(o.size for o in out))

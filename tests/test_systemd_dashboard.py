@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.mdwe import MDWE_PREAMBLE
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "edgepose-dashboard.service"
 
@@ -62,15 +64,7 @@ def test_verify_and_exposure(tmp_path: Path) -> None:
 def test_dashboard_code_runs_with_write_xor_execute_memory(tmp_path: Path) -> None:
     code = r"""
 import ctypes, mmap, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux >= 6.3)
-    print("NO-MDWE"); sys.exit(0)
-try:
-    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-    print("NOT-ENFORCED"); sys.exit(0)
-except OSError:
-    pass
-import datetime as dt
+""" + MDWE_PREAMBLE + r"""import datetime as dt
 from edgepose.dashboard import auth, reports
 from edgepose.dashboard.web import make_env
 from edgepose.history.store import open_store, ClientRecord

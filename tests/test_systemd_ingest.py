@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.mdwe import MDWE_PREAMBLE
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "edgepose-ingest.service"
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -79,15 +81,7 @@ def test_store_runs_with_write_xor_execute_memory(tmp_path: Path, pg_server) -> 
     """MemoryDenyWriteExecute=yes must not break the ingest: SQLAlchemy, psycopg, jsonschema under PR_SET_MDWE."""
     code = r"""
 import ctypes, json, mmap, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux >= 6.3)
-    print("NO-MDWE"); sys.exit(0)
-try:
-    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-    print("NOT-ENFORCED"); sys.exit(0)
-except OSError:
-    pass
-from edgepose.history.store import open_store
+""" + MDWE_PREAMBLE + r"""from edgepose.history.store import open_store
 from edgepose.history.validate import PayloadValidator, Accepted
 p = {"schema": "edgepose.session.summary/1", "msg_id": "m", "device_id": "u", "session_id": "s",
      "program": "squat", "status": "completed", "reps": 1, "ts": 1.0}
