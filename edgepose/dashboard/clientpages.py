@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 MSG = {"saved": "Saved.", "bad-code": "That client code is not valid: 1-32 of A-Z a-z 0-9 _ . - starting with "
        "a letter or digit.", "exists": "That client code already exists.",
-       "bad-year": "Birth year must be a year like 1950.", "bad-dates": "Dates must look like 2026-01-31."}
+       "bad-year": "Birth year must be a year like 1950.", "bad-dates": "Dates must look like 2026-01-31.",
+       "forgotten": "That client code was forgotten; a forgotten code is not used again. Choose a new code."}
 
 
 def _date(v: str | None) -> dt.datetime | None:
@@ -43,7 +44,9 @@ async def clients_page(request: Request) -> Response:
     pg = _int(request.query_params.get("page"), 1, 1, pages)
     clients = await ctx.db(lambda st: st.clients(search=q or None, limit=size, offset=(pg - 1) * size))
     stats = await ctx.db(queries.client_sessions_count, [c.code for c in clients])
-    return render(request, "clients.html", clients=clients, stats=stats, q=q, total=total, page=pg, pages=pages,
+    forgotten = await ctx.db(lambda st: st.tombstone_totals())
+    return render(request, "clients.html", clients=clients, stats=stats, forgotten=forgotten, q=q, total=total,
+                  page=pg, pages=pages,
                   base=f"/clients?q={quote(q)}", message=MSG.get(request.query_params.get("m", "")))
 
 
@@ -72,6 +75,8 @@ async def clients_add(request: Request) -> Response:
         birth, sex, note = _form_fields(form)
     except ValueError:
         return _redirect("/clients?m=bad-year")
+    if await ctx.db(lambda st: st.tombstone(code)) is not None:
+        return _redirect("/clients?m=forgotten")
     try:
         await ctx.db(lambda st: st.add_client(code, birth_year=birth, sex=sex, note=note))
     except ValueError:

@@ -146,6 +146,7 @@ DONE = {
     "bad-client": "That client code is not valid: 1-32 of A-Z a-z 0-9 _ . - starting with a letter or digit.",
     "bad-program": "Choose a program.",
     "kept": "The unit was kept: it has stored sessions.",
+    "forgotten": "That client code was forgotten; a forgotten code is not used again. Choose a new code.",
 }
 
 
@@ -194,6 +195,8 @@ async def unit_assign(request: Request) -> Response:
         return _redirect(back + "?done=bad-client")
     if not PROGRAM_RE.match(program):
         return _redirect(back + "?done=bad-program")
+    if await ctx.db(lambda st: st.tombstone(client)) is not None:
+        return _redirect(back + "?done=forgotten")
     await ctx.db(lambda st: st.set_next(uid, program=program, client=client))
     if ctx.broker is None:
         return _redirect(back + "?done=saved")

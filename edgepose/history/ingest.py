@@ -5,6 +5,10 @@ an acknowledgement) collects :class:`Incoming` messages and calls :meth:`IngestC
 batch. When it returns, every message of the batch is settled and may be acknowledged, in order:
 
 - valid ones are committed (one transaction per batch; duplicates by ``msg_id`` are absorbed);
+- valid summaries and events of a forgotten client (a tombstone, :mod:`edgepose.history.tombstones`)
+  are discarded in that transaction: counted (here and on the tombstone), logged once per
+  tombstone, kept nowhere (not in the rejected-messages file either), and acknowledged, so the
+  unit stops resending them;
 - refused ones (oversized, not JSON, schema-invalid, unknown topic) are counted, logged once per
   unit and kind, kept in the rejected-messages file, and never reach the database.
 
@@ -46,6 +50,7 @@ class IngestStats:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    forgotten: int = 0  # discarded: their client was forgotten
     statuses: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
     batches: int = 0
@@ -53,7 +58,7 @@ class IngestStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
-                "statuses": self.statuses, "rejected": dict(self.rejected), "batches": self.batches,
+                "forgotten": self.forgotten, "statuses": self.statuses, "rejected": dict(self.rejected), "batches": self.batches,
                 "store_failures": self.store_failures}
 
 
@@ -99,6 +104,7 @@ class IngestCore:
         self.rejected = rejected or RejectedLog(None)
         self.stats = IngestStats()
         self._logged: set[tuple[str, str]] = set()
+        self._logged_tombstones: set[str] = set()
         self._known_units: set[str] = set(store.device_ids())
 
     def process(self, batch: Sequence[Incoming]) -> None:
@@ -144,8 +150,11 @@ class IngestCore:
         self._count(items, res)
 
     def _count(self, items: list[tuple[str, dict[str, Any]]], res: Any) -> None:
-        for (kind, _), ok in zip(items, res.stored, strict=True):
-            if kind == "status":
+        for (kind, p), ok, tomb in zip(items, res.stored, res.forgotten, strict=True):
+            if tomb is not None:
+                self.stats.forgotten += 1
+                self._log_forgotten(kind, p, tomb)
+            elif kind == "status":
                 self.stats.statuses += 1
             elif ok:
                 self.stats.stored += 1
@@ -155,6 +164,15 @@ class IngestCore:
             if d not in self._known_units:
                 self._known_units.add(d)
                 log.info("new unit %r: first message received, added to units", d)
+
+    def _log_forgotten(self, kind: str, p: dict[str, Any], tomb: str) -> None:
+        if tomb in self._logged_tombstones:
+            return
+        self._logged_tombstones.add(tomb)
+        # The code is not logged: the point of forgetting is that it is gone.
+        log.warning("discarded a %s (msg_id %s) from unit %r for a forgotten client (tombstone %s); "
+                    "acknowledged, not stored; further ones for that client are only counted "
+                    "(edgepose clients list)", kind, str(p.get("msg_id"))[:64], p.get("device_id"), tomb)
 
     def _refuse(self, m: Incoming, r: Rejection) -> None:
         self.stats.rejected[r.reason] += 1

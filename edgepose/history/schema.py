@@ -164,8 +164,27 @@ login_sessions = Table(
     Column("csrf_token", String(128), nullable=False),
 )
 
+# A forgotten client leaves a tombstone: a keyed one-way hash of its code (HMAC-SHA256 with the
+# database's own random key in ``history_meta``) and when, never the code itself. The ingest
+# discards (and counts here) messages that arrive later for that code: an outbox resend, a unit
+# that was offline (edgepose/history/tombstones.py).
+forgotten_clients = Table(
+    "forgotten_clients", metadata,
+    Column("code_hash", String(64), primary_key=True, comment="hex HMAC-SHA256 of the code; never the code"),
+    Column("forgotten_at", UtcDateTime(), nullable=False),
+    Column("late_messages", Integer(), nullable=False, default=0,
+           comment="messages for this client that arrived after it was forgotten (discarded)"),
+    Column("last_late_at", UtcDateTime(), comment="when the last of those arrived"),
+)
+
+history_meta = Table(
+    "history_meta", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text(), nullable=False, comment="e.g. the random key of the client tombstones"),
+)
+
 ROLES = ("admin", "staff")
 
 # The newest revision in migrations/versions/ (tests check they agree): a database at this
 # revision is opened without loading Alembic.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from edgepose.history import rows
+from edgepose.history import rows, tombstones
 from edgepose.history.db import default_url, make_engine, migrate, normalize_url, safe_url
 from edgepose.history.errors import StoreError, StoreUnavailable
+from edgepose.history.tombstones import Tombstone, TombstoneTotals
 from edgepose.telemetry.client_code import CLIENT_CODE_HELP, is_client_code
 
 if TYPE_CHECKING:
@@ -98,13 +100,16 @@ class ClientRecord:
 
 @dataclass(frozen=True)
 class ForgetResult:
-    """What :meth:`Store.forget_client` deleted."""
+    """What :meth:`Store.forget_client` deleted, and the tombstone it left (``already``: it was
+    forgotten before; ``tombstone.late_messages`` were discarded since)."""
 
     code: str
     client: int = 0
     sessions: int = 0
     reps: int = 0
     events: int = 0
+    tombstone: Tombstone | None = None
+    already: bool = False
 
     @property
     def total(self) -> int:
@@ -113,10 +118,12 @@ class ForgetResult:
 
 @dataclass
 class BatchResult:
-    """Per message of :meth:`Store.add_batch`: True stored, False duplicate (or older status)."""
+    """Per message of :meth:`Store.add_batch`: True stored, False duplicate (or older status) or
+    discarded: ``forgotten[i]`` is then the short tombstone hash of its forgotten client."""
 
     stored: list[bool] = field(default_factory=list)
     new_units: list[str] = field(default_factory=list)
+    forgotten: list[str | None] = field(default_factory=list)
 
 
 def open_store(url: str | None = None, *, migrate_schema: bool = True, **engine_kw: Any) -> Store:
@@ -145,6 +152,15 @@ class Store:
         self.engine = engine
         self.url = safe_url(str(engine.url))
         self._writer = engine.execution_options(write=True)
+        self._key: bytes | None = None  # the tombstone key, read once
+
+    def _tomb_key(self, conn: Connection) -> bytes:
+        if self._key is None:
+            self._key = tombstones.database_key(conn)
+        return self._key
+
+    def _hash(self, conn: Connection, code: str) -> str:
+        return tombstones.code_hash(self._tomb_key(conn), code)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -184,7 +200,7 @@ class Store:
         at = received_at or rows.now()
         try:
             with self._writer.begin() as conn:
-                return _write_batch(conn, items, at)
+                return _write_batch(conn, items, at, self._tomb_key)
         except OperationalError as e:
             raise StoreUnavailable(f"database {self.url}: write failed: {_reason(e)}") from e
         except DBAPIError as e:
@@ -207,34 +223,52 @@ class Store:
         row = {"code": code, "created_at": rows.now(), "birth_year": birth_year, "sex": sex, "note": note}
         try:
             with self._writer.begin() as conn:
+                self._refuse_forgotten(conn, code)
                 conn.execute(clients.insert().values(**row))
         except IntegrityError:
             raise ValueError(f"client {code!r} already exists") from None
         return ClientRecord(**row)
 
+    def _refuse_forgotten(self, conn: Connection, code: str) -> None:
+        """A forgotten code is never given out again: its late messages would land on someone new."""
+        h = self._hash(conn, code)
+        tombstones.lock_codes(conn, [h])
+        t = tombstones.get(conn, h)
+        if t is not None:
+            raise ValueError(f"client code {code!r} was forgotten on {t.forgotten_at:%Y-%m-%d}; "
+                             "a forgotten code is not used again: choose a new code")
+
     def set_next(self, device_id: str, *, program: str | None, client: str | None) -> None:
         """Remember what staff chose for a unit's next session (the dashboard sends the ``cmd``)."""
         from sqlalchemy import update
 
-        from edgepose.history.schema import units
+        from edgepose.history.schema import clients, units
 
         if client is not None:
             _check_code(client)
-            self._ensure_client(client)
         with self._writer.begin() as conn:
+            if client is not None:
+                self._refuse_forgotten(conn, client)
+                conn.execute(_insert(conn, clients).values(code=client, created_at=rows.now())
+                             .on_conflict_do_nothing(index_elements=["code"]))
             n = conn.execute(update(units).where(units.c.device_id == device_id)
                              .values(next_program=program, next_client=client)).rowcount
-        if not n:
-            raise ValueError(f"unknown unit {device_id!r}")
+            if not n:
+                raise ValueError(f"unknown unit {device_id!r}")  # (rolls the new client back too)
 
     def forget_client(self, code: str) -> ForgetResult:
-        """Delete every row of client ``code`` (sessions, their reps, events, the client itself)."""
+        """Delete every row of client ``code`` (sessions, their reps, events, the client itself) and
+        leave its tombstone (:mod:`edgepose.history.tombstones`), in one transaction; also for a code
+        that has nothing stored yet (its sessions may still be on their way)."""
         from sqlalchemy import delete, func, select, update
 
         from edgepose.history.schema import clients, events, reps, sessions, units
 
         _check_code(code)
         with self._writer.begin() as conn:
+            h = self._hash(conn, code)
+            tombstones.lock_codes(conn, [h], exclusive=True)
+            before = tombstones.get(conn, h)
             pks = select(sessions.c.id).where(sessions.c.client == code)
             n_reps = conn.execute(select(func.count()).select_from(reps).where(reps.c.session_pk.in_(pks))).scalar_one()
             conn.execute(delete(reps).where(reps.c.session_pk.in_(pks)))
@@ -242,14 +276,27 @@ class Store:
             n_events = conn.execute(delete(events).where(events.c.client == code)).rowcount
             conn.execute(update(units).where(units.c.next_client == code).values(next_client=None))
             n_client = conn.execute(delete(clients).where(clients.c.code == code)).rowcount
-        return ForgetResult(code=code, client=n_client, sessions=n_sessions, reps=int(n_reps), events=n_events)
+            tomb = before or tombstones.add(conn, h, rows.now())
+        log.info("client forgotten: %d session(s), %d event(s) deleted; tombstone %s", n_sessions, n_events,
+                 tomb.short)
+        return ForgetResult(code=code, client=n_client, sessions=n_sessions, reps=int(n_reps), events=n_events,
+                            tombstone=tomb, already=before is not None)
 
-    def _ensure_client(self, code: str) -> None:
-        from edgepose.history.schema import clients
+    # --- tombstones (forgotten clients) ----------------------------------------------------
+    def tombstone(self, code: str) -> Tombstone | None:
+        """The tombstone of ``code`` if it was forgotten (the code itself is not stored)."""
+        _check_code(code)
+        with self.engine.connect() as conn:
+            return tombstones.get(conn, self._hash(conn, code))
 
-        with self._writer.begin() as conn:
-            conn.execute(_insert(conn, clients).values(code=code, created_at=rows.now())
-                         .on_conflict_do_nothing(index_elements=["code"]))
+    def tombstones(self, *, limit: int | None = None, only_late: bool = False) -> list[Tombstone]:
+        with self.engine.connect() as conn:
+            return tombstones.listing(conn, limit=limit, only_late=only_late)
+
+    def tombstone_totals(self) -> TombstoneTotals:
+        """How many clients were forgotten and how many late messages for them were discarded."""
+        with self.engine.connect() as conn:
+            return tombstones.totals(conn)
 
     # --- reads ---------------------------------------------------------------------------
     def sessions(self, *, device: str | None = None, client: str | None = None,
@@ -385,10 +432,12 @@ class Store:
 LAST_SEEN_GRANULARITY = dt.timedelta(seconds=60)
 
 
-def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]], at: dt.datetime) -> BatchResult:
+def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]], at: dt.datetime,
+                 key_of: Callable[[Connection], bytes]) -> BatchResult:
     """One transaction's worth of rows. Rows of ``units`` are touched only when something changes
     (a new unit, ``last_seen`` older than a minute, a newer status), always in device-id order, so
-    several ingests on one PostgreSQL database do not queue on (or deadlock over) unit rows."""
+    several ingests on one PostgreSQL database do not queue on (or deadlock over) unit rows.
+    Summaries and events of a forgotten client are discarded and counted on its tombstone."""
     from sqlalchemy import select
 
     from edgepose.history.schema import units
@@ -396,7 +445,8 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
     for kind, _ in items:
         if kind not in ("summary", "event", "status"):
             raise ValueError(f"unknown kind {kind!r}")
-    result = BatchResult(stored=[False] * len(items))
+    result = BatchResult(stored=[False] * len(items), forgotten=[None] * len(items))
+    items = _drop_forgotten(conn, items, at, key_of, result)
     devices = sorted({p["device_id"] for _, p in items})
     current = {d: (seen, ts) for d, seen, ts in conn.execute(
         select(units.c.device_id, units.c.last_seen, units.c.status_ts).where(units.c.device_id.in_(devices)))}
@@ -408,7 +458,7 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
     stale = [d for d, (seen, _) in current.items() if seen is None or seen < at - LAST_SEEN_GRANULARITY]
     if stale:
         conn.execute(st["seen"], [{"b_device": d, "b_at": at} for d in sorted(stale)])
-    codes = sorted({c for _, p in items if (c := rows.client_of(p)) is not None})
+    codes = sorted({c for k, p in items if k and (c := rows.client_of(p)) is not None})
     if codes:
         conn.execute(st["client"], [{"code": c, "created_at": at} for c in codes])
     # Summaries and events: one multi-row INSERT ... ON CONFLICT (msg_id) DO NOTHING RETURNING each;
@@ -416,7 +466,7 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
     for kind, make, key in (("summary", rows.session_row, "session"), ("event", rows.event_row, "event")):
         first: dict[str, int] = {}
         for i, (k, p) in enumerate(items):
-            if k == kind and p["msg_id"] not in first:
+            if k == kind and p["msg_id"] not in first:  # a discarded item's kind is "" here
                 first[p["msg_id"]] = i
         if not first:
             continue
@@ -449,6 +499,34 @@ def _write_batch(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]],
             result.stored[i] = True
         conn.execute(st["status"], params)
     return result
+
+
+def _drop_forgotten(conn: Connection, items: Sequence[tuple[Kind, dict[str, Any]]], at: dt.datetime,
+                    key_of: Callable[[Connection], bytes], result: BatchResult) -> list[tuple[Any, dict[str, Any]]]:
+    """``items`` with the kind of each summary or event of a forgotten client blanked (``""``, so
+    nothing stores it), marked in ``result.forgotten`` and counted on its tombstone. First thing in
+    the transaction: on PostgreSQL the per-code locks are taken before any row is touched."""
+    codes = {c for k, p in items if k != "status" and (c := rows.client_of(p)) is not None}
+    if not codes:
+        return list(items)
+    key = key_of(conn)
+    hashes = {c: tombstones.code_hash(key, c) for c in codes}
+    tombstones.lock_codes(conn, hashes.values())
+    dead = tombstones.tombstoned(conn, hashes.values())
+    if not dead:
+        return list(items)
+    out: list[tuple[Any, dict[str, Any]]] = []
+    late: Counter[str] = Counter()
+    for i, (k, p) in enumerate(items):
+        c = rows.client_of(p) if k != "status" else None
+        if c is not None and hashes[c] in dead:
+            late[hashes[c]] += 1
+            result.forgotten[i] = hashes[c][:12]
+            out.append(("", p))
+        else:
+            out.append((k, p))
+    tombstones.count_late(conn, late, at)
+    return out
 
 
 _REP_COLUMNS = ("session_pk", "idx", "ended_s", "duration_s", "score", "rom", "faults")
@@ -557,4 +635,4 @@ def _reason(e: BaseException) -> str:
 
 
 __all__ = ["BatchResult", "ClientRecord", "EventRecord", "ForgetResult", "RepRecord", "SessionRecord",
-           "Store", "StoreError", "StoreUnavailable", "UnitRecord", "open_store"]
+           "Store", "StoreError", "StoreUnavailable", "Tombstone", "TombstoneTotals", "UnitRecord", "open_store"]
