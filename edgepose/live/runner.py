@@ -192,7 +192,7 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
     else:
         telemetry = opts.telemetry
     if telemetry is not None:
-        telemetry.session_started(session_id, opts.program or "poses")
+        telemetry.session_started(session_id, opts.program or "poses", client=opts.client)
         if hasattr(source, "on_event"):
             levels = {"camera_lost": "error", "camera_back": "info"}
             source.on_event = lambda kind, detail: telemetry.publish_event(

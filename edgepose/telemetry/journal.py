@@ -1,10 +1,11 @@
 """Session journal: a session open on disk is a session that has not been reported yet.
 
-``open_session`` writes one small JSON file per session in ``<state_dir>/sessions/``;
+``open_session`` writes one small JSON file per session in ``<state_dir>/sessions/`` (with the
+pseudonymous client code the session was started for, if any);
 ``checkpoint`` updates it with the reps so far; ``close_session`` removes it once the summary is
 safe in the outbox. Files still present at the next start belong to a process that was killed:
 :meth:`SessionJournal.recover_interrupted` turns them into summaries with
-``"status": "interrupted"``.
+``"status": "interrupted"`` and the client code the session was started with.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+
+from edgepose.telemetry.client_code import is_client_code
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +86,18 @@ class SessionJournal:
         except OSError:  # pragma: no cover - some filesystems refuse fsync on a directory
             pass
 
-    def open_session(self, session_id: str, program: str, started_at: float | None = None) -> None:
-        """Record that a session started (before any of it can be lost)."""
+    def open_session(self, session_id: str, program: str, started_at: float | None = None,
+                     client: str | None = None) -> None:
+        """Record that a session started (before any of it can be lost), for ``client`` if given.
+
+        ``client`` must be a pseudonymous client code (ValueError otherwise): a session recovered
+        after a power cut is reported for the client it was started with.
+        """
+        if client is not None and not is_client_code(client):
+            raise ValueError(f"client {str(client)[:40]!r} is not a pseudonymous client code")
         record = {"session_id": session_id, "program": program,
                   "started_at": time.time() if started_at is None else float(started_at),
+                  "client": client,
                   "checkpoint": {}, "checkpoint_at": None, "pid": os.getpid(), "boot_id": _boot_id()}
         self._write(self._path(session_id), record)
 
@@ -157,6 +168,15 @@ class SessionJournal:
                 "status": "interrupted",
             })
             summary.setdefault("reps", 0)
+            # The code the session was started with (a record of an older version has none: then
+            # a checkpoint's, if it is a code).
+            client = record["client"] if "client" in record else summary.get("client")
+            summary.pop("client", None)
+            if is_client_code(client):
+                summary["client"] = client
+            elif client is not None:
+                log.error("session journal record %s: client %r is not a client code; reported without one",
+                          path, str(client)[:40])
             out.append(summary)
             log.warning("session %s was interrupted (process stopped before it ended); reporting it",
                         record["session_id"])

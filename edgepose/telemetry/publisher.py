@@ -103,7 +103,7 @@ class Telemetry:
         self.max_backoff = max_backoff
         self.checkpoint_every = checkpoint_every
         self._open_sessions: dict[str, float] = {}  # session id -> monotonic time of last checkpoint
-        self._unjournaled: dict[str, tuple[str, float | None]] = {}  # sessions whose journal record failed
+        self._unjournaled: dict[str, tuple[str, float | None, str | None]] = {}  # journal record failed
         self._checkpoint_warned: set[tuple[str, object]] = set()
         self.outbox: Outbox | None = None
         self.journal: SessionJournal | None = None
@@ -195,14 +195,16 @@ class Telemetry:
         return self._connected.wait(timeout)
 
     # --- sessions --------------------------------------------------------------------------
-    def session_started(self, session_id: str, program: str, started_at: float | None = None) -> None:
-        """Journal a session, so a crash before its summary still reports it (``interrupted``)."""
+    def session_started(self, session_id: str, program: str, started_at: float | None = None,
+                        client: str | None = None) -> None:
+        """Journal a session (and its client code), so a crash before its summary still reports it
+        (``interrupted``, for that client)."""
         assert self.journal is not None, "call start() first"
         self._open_sessions[session_id] = float("-inf")
         try:
-            self.journal.open_session(session_id, program, started_at)
+            self.journal.open_session(session_id, program, started_at, client)
         except OSError as e:  # e.g. the state disk is full: the session goes on, unjournaled for now
-            self._unjournaled[session_id] = (program, started_at)
+            self._unjournaled[session_id] = (program, started_at, client)
             log.error("session %s: cannot write its journal record in %s (%s); the session goes on, but a crash "
                       "before its summary would not be reported", session_id, self.journal.dir, _oserr(e))
 
@@ -216,8 +218,8 @@ class Telemetry:
         self._open_sessions[session_id] = time.monotonic()
         try:
             if session_id in self._unjournaled:
-                program, started_at = self._unjournaled[session_id]
-                self.journal.open_session(session_id, program, started_at)
+                program, started_at, client = self._unjournaled[session_id]
+                self.journal.open_session(session_id, program, started_at, client)
                 del self._unjournaled[session_id]
             self.journal.checkpoint(session_id, partial_summary)
             return True
