@@ -23,9 +23,15 @@ prediction on an unlabelled person is not a false positive there. Both are repor
 unmatched prediction counted (``mota``, ``idf1``) and with predictions that match no labelled
 person left out (``mota_no_fp``, ``idf1_labelled``), the latter as ``check_contracts.py`` does.
 
+Without ground truth (``--summary``), what can be read from the ids alone: how many ids, how many
+last over a second (``ids_over_1s``: compare with the real number of people), poses per frame, and
+the share of frames where two poses lie on one body (``duplicate_frames``, by
+``edgepose.analyze.relink.one_body``).
+
 Usage:
     edgepose analyze ../shared/data/tracking/bonn_060470979/frames --out /tmp/bonn
     python tools/track_eval.py ../shared/data/tracking/bonn_060470979/annotations.json /tmp/bonn/poses.jsonl
+    python tools/track_eval.py --summary /tmp/trio/poses.jsonl
 Prints one JSON object.
 """
 
@@ -41,6 +47,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from edgepose.analyze.relink import one_body  # noqa: E402
 from edgepose.analyze.tracking import oks_matrix  # noqa: E402
 from edgepose.skeleton import COCO_INDEX  # noqa: E402
 
@@ -192,12 +199,43 @@ def evaluate(gt: list[list[Person]], pred: list[list[Person]], min_oks: float = 
         predicted_ids_on_labelled=len(pred_dets_lab), recall=round(matches / max(1, n_gt), 4))
 
 
+def id_summary(path: Path) -> dict:
+    """Ids, ids lasting over a second, poses per frame and duplicate-pose frames of a poses.jsonl."""
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    times = [r.get("t", 0.0) for r in rows]
+    d = np.diff(times)
+    d = d[d > 0]
+    rate = float(1.0 / np.median(d)) if len(d) else 30.0
+    frames_of: dict[int, int] = {}
+    dup = 0
+    for r in rows:
+        poses = r.get("poses") or []
+        for p in poses:
+            frames_of[p["id"]] = frames_of.get(p["id"], 0) + 1
+        k = [np.asarray(p["coco17"], float) for p in poses]
+        dup += any(one_body(k[i], k[j]) for i in range(len(k)) for j in range(i + 1, len(k)))
+    n = max(1, len(rows))
+    return {"frames": len(rows), "rate": round(rate, 2), "ids": len(frames_of),
+            "ids_over_1s": sum(v > rate for v in frames_of.values()),
+            "poses_per_frame": round(sum(frames_of.values()) / n, 3),
+            "frames_with_a_pose": round(sum(bool(r.get("poses")) for r in rows) / n, 4),
+            "duplicate_frames": round(dup / n, 4),
+            "frames_per_id": dict(sorted(frames_of.items()))}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("annotations", type=Path, help="ground truth annotations.json (track_id per person)")
+    ap.add_argument("annotations", type=Path, nargs="?",
+                    help="ground truth annotations.json (track_id per person)")
     ap.add_argument("poses", type=Path, help="poses.jsonl written by `edgepose analyze`")
     ap.add_argument("--min-oks", type=float, default=0.5, help="OKS for a match (default 0.5)")
+    ap.add_argument("--summary", action="store_true", help="no ground truth: ids, ids over 1 s, duplicates")
     a = ap.parse_args(argv)
+    if a.summary:
+        print(json.dumps(id_summary(a.poses)))
+        return 0
+    if a.annotations is None:
+        ap.error("annotations.json is needed (or --summary)")
     gt = load_gt(a.annotations)
     pred = load_predictions(a.poses, len(gt))
     print(json.dumps(asdict(evaluate(gt, pred, a.min_oks))))

@@ -1,10 +1,13 @@
 """``edgepose analyze``: every frame through the pose engine and the tracker, then exports.
 
-Pass 1 reads every frame, runs the multi-person engine, gives each performer a stable id with
-:class:`edgepose.analyze.tracking.Tracker` and appends one JSON line per frame to ``poses.jsonl``
-(flushed as it goes, so a file that breaks midway keeps everything read before). Frames are held
-back :attr:`Tracker.latency` frames so that a new performer's first poses get the id their track
-receives when it is confirmed.
+Pass 1 reads every frame, runs the multi-person engine and follows people frame to frame with
+:class:`edgepose.analyze.tracking.Tracker` (track fragments). Each confirmed track is walked back
+through the last seconds of video (:mod:`edgepose.analyze.backward`), so a person is tracked from
+the first frame they are visible in, not from the frame a search found them. Every pose carries
+the colours of its torso and legs (:mod:`edgepose.analyze.appearance`). When the clip is read,
+duplicate poses of one body are dropped and the fragments are joined into people globally
+(:mod:`edgepose.analyze.relink`); then ``poses.jsonl`` is written, one JSON line per frame (a
+decoding error midway still writes every frame read before it).
 
 Pass 2 works from ``poses.jsonl`` alone: per-performer sequences, synchronisation, the annotated
 video and the HTML report.
@@ -24,6 +27,8 @@ from typing import Protocol, TextIO
 
 import numpy as np
 
+from edgepose.analyze import appearance, relink
+from edgepose.analyze.backward import BackwardConfig, BackwardPass
 from edgepose.analyze.frames import FrameReader, SourceInfo
 from edgepose.analyze.tracking import Tracker, TrackerConfig
 from edgepose.pose import Pose
@@ -52,6 +57,8 @@ class AnalyzeConfig:
     tracker: tracker parameters.
     annotate: write ``annotated.mp4``.
     report: write ``report.html`` and the sync figures.
+    backward: the backward pass's parameters (None: no backward pass).
+    link: how fragments are joined into people (None: each confirmed track is a person).
     """
 
     people: int = 10
@@ -63,6 +70,8 @@ class AnalyzeConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     annotate: bool = True
     report: bool = True
+    backward: BackwardConfig | None = field(default_factory=BackwardConfig)
+    link: relink.LinkConfig | None = field(default_factory=relink.LinkConfig)
 
 
 @dataclass
@@ -80,6 +89,11 @@ class PassResult:
     vfr: bool = False
     error: str | None = None
     t_last: float = 0.0
+    fragments: int = 0            # confirmed tracks of pass 1
+    backward_poses: int = 0       # poses the backward pass added
+    followed_poses: int = 0       # poses of lost tracks found by following them forward
+    duplicates: int = 0           # poses dropped as a second pose of one body
+    joins: int = 0                # fragment groups joined into one person
 
     @property
     def fps(self) -> float:
@@ -138,8 +152,17 @@ def make_engine(cfg: AnalyzeConfig) -> PoseEstimator:
 
 
 @dataclass
+class _Det:
+    """One pose of pass 1, the track fragment it belongs to and its colours."""
+
+    pose: Pose
+    uid: int
+    app: appearance.Appearance | None
+
+
+@dataclass
 class _Held:
-    """A frame waiting for its poses' ids to become final (the image itself is not kept)."""
+    """One frame's poses, kept until the fragments are joined (the image itself is not kept)."""
 
     index: int
     t: float
@@ -147,68 +170,197 @@ class _Held:
     width: int
     height: int
     error: str | None
-    poses: list[Pose]
+    dets: list[_Det] = field(default_factory=list)
 
     def row(self) -> dict:
         row: dict = {"source": self.source, "frame": self.index, "t": round(self.t, 4), "width": self.width,
-                     "height": self.height, "poses": [p.to_json() for p in self.poses if p.id is not None]}
+                     "height": self.height,
+                     "poses": [d.pose.to_json() for d in self.dets if d.pose.id is not None]}
         if self.error:
             row["error"] = self.error
         return row
 
 
+def _describe(image: np.ndarray, pose: Pose) -> appearance.Appearance:
+    return appearance.describe(image, pose.coco17().astype(np.float64))
+
+
 def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, tracker: Tracker,
-                   progress: Callable[[int, bool], None] | None = None) -> PassResult:
-    """Pass 1: engine + tracker over every frame, one flushed JSON line per frame.
+                   progress: Callable[[int, bool], None] | None = None,
+                   cfg: AnalyzeConfig | None = None) -> PassResult:
+    """Pass 1 (engine, tracker, backward walks), then one pose per body, fragments joined into
+    people, and one JSON line per frame.
 
     A decoding error midway ends the pass with everything read so far written and the error
     recorded in the result (the caller reports it); it does not lose the file.
     """
+    cfg = cfg or AnalyzeConfig()
     res = PassResult(info=reader.info)
-    held: deque[_Held] = deque()
-    seen_ids: set[int] = set()
+    rows: list[_Held] = []
+    by_index: dict[int, _Held] = {}
+    first: dict[int, tuple[int, Pose]] = {}
+    recent: dict[int, deque] = {}          # uid -> its last poses (frame, pose)
+    confirmed: set[int] = set()
+    evidence: set[tuple[int, int]] = set()
+    run = getattr(getattr(engine, "landmarks", None), "run", None)
+    back = BackwardPass(run, reader.info.fps, cfg.backward) if run is not None and cfg.backward else None
     t0 = time.monotonic()
 
-    def emit(fh: TextIO, h: _Held) -> None:
-        row = h.row()
-        fh.write(json.dumps(row, separators=(",", ":")) + "\n")
-        fh.flush()
-        res.poses += len(row["poses"])
-        res.frames_with_people += bool(row["poses"])
-        seen_ids.update(p["id"] for p in row["poses"])
+    def others(frame: int, uid: int) -> list[np.ndarray]:
+        return [d.pose.coco17().astype(np.float64) for d in by_index[frame].dets if d.uid != uid]
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_path, "w") as fh:
-        try:
-            for rec in reader:
-                if rec.image is None:
-                    res.unreadable += 1
-                    poses: list[Pose] = []
-                    h, w = reader.info.height, reader.info.width
-                else:
-                    poses = tracker.update(engine.process(rec.image, rec.t), rec.image)
-                    h, w = rec.image.shape[:2]
-                    res.t_last = rec.t
-                held.append(_Held(rec.index, rec.t, rec.source, int(w), int(h), rec.error, poses))
-                while len(held) > tracker.latency:
-                    emit(fh, held.popleft())
-                res.frames += 1
-                if progress:
-                    progress(res.frames, False)
-        except Exception as e:                        # a decoder crash midway: keep what we have
-            res.error = f"{reader.path}: analysis stopped at frame {res.frames} ({type(e).__name__}: {e})"
-            log.error(res.error)
-        finally:
-            tracker.finish()
-            while held:
-                emit(fh, held.popleft())
+    def collides(frame: int, pose: Pose, uid: int) -> int | None:
+        k = pose.coco17().astype(np.float64)
+        for d in by_index[frame].dets:
+            if d.uid != uid and relink.one_body(k, d.pose.coco17().astype(np.float64)):
+                return d.uid
+        return None
+
+    def on_confirmed(tracks) -> None:
+        for tr in tracks:
+            confirmed.add(tr.uid)
+            if back is None or tr.uid not in first:
+                continue
+            f0, p0 = first[tr.uid]
+            walk = back.walk(f0, p0, lambda f, p, u=tr.uid: collides(f, p, u), lambda f, u=tr.uid: others(f, u))
+            for st in walk.steps:
+                by_index[st.frame].dets.append(_Det(st.pose, tr.uid, _describe(st.image, st.pose)))
+            if walk.steps:
+                first[tr.uid] = (walk.steps[-1].frame, walk.steps[-1].pose)
+            if walk.collided_with is not None:
+                evidence.add((tr.uid, int(walk.collided_with)))
+
+    try:
+        for rec in reader:
+            if rec.image is None:
+                res.unreadable += 1
+                h, w = reader.info.height, reader.info.width
+                held = _Held(rec.index, rec.t, rec.source, int(w), int(h), rec.error)
+            else:
+                poses = tracker.update(engine.process(rec.image, rec.t), rec.image)
+                h, w = rec.image.shape[:2]
+                res.t_last = rec.t
+                held = _Held(rec.index, rec.t, rec.source, int(w), int(h), rec.error,
+                             [_Det(p, u, _describe(rec.image, p)) for p, u in zip(poses, tracker.last_uids, strict=True)])
+            rows.append(held)
+            by_index[rec.index] = held
+            if rec.image is not None and back is not None:
+                _follow_lost(tracker, back, held, rec.image, recent, others, collides)
+            for d in held.dets:
+                first.setdefault(d.uid, (rec.index, d.pose))
+                recent.setdefault(d.uid, deque(maxlen=6)).append((rec.index, d.pose))
+            if back is not None:
+                back.hold(rec.index, rec.image)
+            on_confirmed(tracker.confirmed_now)
+            res.frames += 1
+            if progress:
+                progress(res.frames, False)
+    except Exception as e:                        # a decoder crash midway: keep what we have
+        res.error = f"{reader.path}: analysis stopped at frame {res.frames} ({type(e).__name__}: {e})"
+        log.error(res.error)
+    finally:
+        tracker.finish()
+        on_confirmed(tracker.confirmed_now)
+        if back is not None:
+            res.backward_poses = back.stats.frames_added
+            res.followed_poses = back.stats.followed
+        _identify(rows, confirmed, evidence, reader.info.fps, cfg.link, res)
+        _write_rows(out_path, rows, res)
     res.seconds = time.monotonic() - t0
-    res.ids = len(seen_ids)
     res.truncated = reader.truncated
     res.vfr = reader.vfr
     if progress:
         progress(res.frames, True)
     return res
+
+
+def _follow_lost(tracker: Tracker, back: BackwardPass, held: _Held, image: np.ndarray,
+                 recent: dict[int, deque], others, collides) -> None:
+    """Confirmed tracks pass 1 did not find in this frame: look for each where it was going,
+    with the other people painted out if need be (an occluded person); a pose found joins the
+    track (and the frame). The last pose before a loss is often already sliding onto the
+    occluder, so when it leads nowhere the walk starts again from a pose a few frames older."""
+    f = held.index
+    for tr in tracker.tracks:
+        hist = recent.get(tr.uid)
+        if not tr.confirmed or tr.last_frame == tracker.frame or not hist:
+            continue
+        if hist[-1][1].layout != "blazepose33":
+            continue
+        vel = _hip_velocity(hist)
+        starts = [hist[-1]] + ([hist[0]] if len(hist) >= 4 else [])
+        for lf, lp in starts:
+            gap = f - lf
+            p = back.follow(image, lp.keypoints.astype(np.float64), vel * min(gap, 10), gap,
+                            others(f, tr.uid), lambda q, u=tr.uid: collides(f, q, u))
+            if p is not None:
+                tracker.extend(tr, p, image)
+                held.dets.append(_Det(p, tr.uid, _describe(image, p)))
+                break
+
+
+def _hip_velocity(hist) -> np.ndarray:
+    """Median per-frame motion of the mid-hip over a track's recent poses (one pose that slid
+    onto someone else does not move it)."""
+    if len(hist) < 2:
+        return np.zeros(2)
+    hips = [((p.keypoints[23, :2] + p.keypoints[24, :2]) / 2).astype(np.float64) for _, p in hist]
+    steps = [(hips[i + 1] - hips[i]) / max(1, hist[i + 1][0] - hist[i][0]) for i in range(len(hist) - 1)]
+    return np.median(np.array(steps), axis=0)
+
+
+def _identify(rows: list[_Held], confirmed: set[int], evidence: set[tuple[int, int]], fps: float,
+              link: relink.LinkConfig | None, res: PassResult) -> None:
+    """Drop poses of tracks never confirmed and second poses of one body; join the fragments
+    into people and write each person's number into their poses' ``id``."""
+    obs: dict[int, relink.Obs] = {}
+    frames: list[list[tuple[int, relink.Obs]]] = []
+    for h in rows:
+        h.dets = [d for d in h.dets if d.uid in confirmed]
+        pairs = []
+        for d in h.dets:
+            o = relink.Obs(h.index, d.pose.coco17().astype(np.float64), float(d.pose.score), d.app)
+            obs[id(d)] = o
+            pairs.append((d.uid, o))
+        frames.append(pairs)
+    length: dict[int, int] = {}
+    for pairs in frames:
+        for uid, _ in pairs:
+            length[uid] = length.get(uid, 0) + 1
+    drop = set(relink.drop_duplicates(frames, length))
+    res.duplicates = len(drop)
+    for h in rows:
+        h.dets = [d for d in h.dets if (h.index, d.uid) not in drop]
+    relink.mark_crowded([[obs[id(d)] for d in h.dets] for h in rows])
+    per_uid: dict[int, list[relink.Obs]] = {}
+    for h in rows:
+        for d in h.dets:
+            per_uid.setdefault(d.uid, []).append(obs[id(d)])
+    frags = [relink.Fragment(uid, o) for uid, o in per_uid.items()]
+    res.fragments = len(frags)
+    if link is not None:
+        linker = relink.Linker(fps, link, {e for e in evidence if e[0] in per_uid and e[1] in per_uid})
+        person = linker.link(frags)
+        res.joins = linker.merges
+    else:
+        order = sorted(frags, key=lambda f: int(f.frames[0]))
+        person = {f.uid: i for i, f in enumerate(order)}
+    for h in rows:
+        for d in h.dets:
+            d.pose.id = person[d.uid]
+
+
+def _write_rows(path: Path, rows: list[_Held], res: PassResult) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids: set[int] = set()
+    with open(path, "w") as fh:
+        for h in rows:
+            row = h.row()
+            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+            res.poses += len(row["poses"])
+            res.frames_with_people += bool(row["poses"])
+            ids.update(p["id"] for p in row["poses"])
+    res.ids = len(ids)
 
 
 @dataclass
@@ -258,7 +410,7 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
     progress = Progress(reader.info.frames, progress_stream) if progress_stream is not None else None
     tracker = Tracker(cfg.tracker)
     poses_path = out / "poses.jsonl"
-    p1 = track_to_jsonl(reader, poses_path, engine, tracker, progress)
+    p1 = track_to_jsonl(reader, poses_path, engine, tracker, progress, cfg)
     res = AnalysisResult(out=out, pass1=p1, files={"poses": poses_path})
     if p1.error:
         res.messages.append(f"{p1.error}; the {p1.frames} frames read are in {poses_path}")

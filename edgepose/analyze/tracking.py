@@ -228,6 +228,11 @@ class Tracker:
         self._next_uid = 0
         self._next_id = 0
         self.id_revivals = 0
+        # For an offline caller that re-links fragments itself (edgepose.analyze.relink): the
+        # track (fragment) serial number of each pose the last update returned, and the tracks
+        # confirmed by the last update (or by finish).
+        self.last_uids: list[int] = []
+        self.confirmed_now: list[Track] = []
 
     @property
     def latency(self) -> int:
@@ -278,6 +283,9 @@ class Tracker:
             matches = [(r, c) for r, c in zip(rows, cols, strict=True) if sim[r, c] >= cfg.min_similarity]
         matched_t = {r for r, _ in matches}
         matched_d = {c for _, c in matches}
+        uids = [-1] * len(poses)
+        for r, c in matches:
+            uids[c] = active[r].uid
 
         newly_confirmed: list[Track] = []
         for r, c in matches:
@@ -309,6 +317,7 @@ class Tracker:
             tr = Track(uid=self._next_uid, kp=dk[c].copy(), vis=dv[c].copy(), last_frame=f, first_frame=f,
                        hint=poses[c].track_hint)
             self._next_uid += 1
+            uids[c] = tr.uid
             tr.shape, tr.size = body_shape(dk[c], dv[c], cfg.min_visibility)
             if image is not None:
                 tr.hist = torso_histogram(image, dk[c], dv[c])
@@ -317,6 +326,8 @@ class Tracker:
             if cfg.min_hits <= 1:
                 newly_confirmed.append(tr)
         self.tracks = survivors
+        self.last_uids = uids
+        self.confirmed_now = list(newly_confirmed)
         if newly_confirmed:
             self._confirm(newly_confirmed, f)
         self.lost = [t for t in self.lost if f - t.last_frame <= cfg.reid_frames]
@@ -327,6 +338,15 @@ class Tracker:
                 tr.pending.clear()
         return poses
 
+    def extend(self, track: Track, pose: Pose, image: np.ndarray | None = None) -> None:
+        """A pose of a coasting confirmed ``track`` in the current frame that the caller found
+        itself (e.g. by following the person through an occlusion): the track takes it as if it
+        had been matched, and keeps its id."""
+        k = _coco(pose)
+        self._absorb(track, pose, k[:, :2], k[:, 2], image, self.frame)
+        track.pending.clear()
+        pose.id = track.id
+
     def finish(self) -> None:
         """End of the stream: confirm tentative tracks that could not reach ``min_hits``.
 
@@ -336,6 +356,7 @@ class Tracker:
         total = self.frame + 1
         late = [t for t in self.tracks if not t.confirmed and t.hits >= min(self.config.min_hits, total)
                 and t.last_frame == self.frame]
+        self.confirmed_now = list(late)
         if late:
             self._confirm(late, self.frame)
             for tr in late:

@@ -1,0 +1,322 @@
+"""Offline identity: one pose per body, and track fragments joined into people.
+
+Pass 1's tracker follows people frame to frame; an occlusion, a crossing or a turn the engine
+loses ends a track, and the person comes back as a new one (a *fragment*). Offline the whole
+clip is known, so fragments are joined globally rather than greedily at the moment a track
+appears:
+
+1. **One pose per body** (:func:`drop_duplicates`): two poses of one frame that lie on one body
+   (keypoint similarity, or torso and legs on each other at the same scale, left and right
+   possibly swapped) keep only the pose of the longer fragment.
+2. **Fragments** (:class:`Fragment`): each confirmed track's poses, their colours
+   (:mod:`edgepose.analyze.appearance`, averaged over the frames where no other pose overlaps
+   theirs, whose pixels might be someone else's), body proportions and path.
+3. **Joining** (:func:`link`): agglomerative, cheapest pair first. Two groups of fragments may
+   join only if they never co-exist in a frame (two poses in one frame are two people) and
+   every hand-over between them is physically plausible: where one ends and the next starts,
+   the distance from where the first was going, in body heights, is within what a person covers
+   in the gap, and the body's size changed no more than the gap allows. Among plausible pairs
+   the cost mixes colours (weight 2), proportions (1) and motion (1); pairs costlier than
+   ``max_cost`` stay apart. A backward walk (:mod:`edgepose.analyze.backward`) that ran into
+   another fragment's pose is direct evidence that the two are one person: its cost is halved.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgepose.analyze import appearance
+from edgepose.analyze.appearance import Appearance
+from edgepose.analyze.tracking import body_shape, box_of, iou_matrix, oks_matrix
+from edgepose.skeleton import COCO_INDEX, COCO_MIRROR
+
+log = logging.getLogger(__name__)
+
+_C = COCO_INDEX
+_CORE = [_C[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip",
+                         "left_knee", "right_knee", "left_ankle", "right_ankle")]
+_CORE_MIRROR = [COCO_MIRROR[c] for c in _CORE]
+MIN_VIS = 0.3
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Joining parameters (distances in body heights, times in seconds).
+
+    Attributes
+    ----------
+    max_cost: largest combined cost (0 same person .. 1 someone else) at which groups join.
+    speed: body heights per second a person may cover while unseen (a brisk walk is about 1).
+    reach: distance allowed even for a gap of one frame (pose noise, the centre moving with limbs).
+    size_change: log size change allowed for a one-frame gap; ``size_rate`` more per second.
+    blind_gap: longest gap bridged without colours to compare (motion alone decides).
+    colour_scale: Hellinger colour distance that costs 1 (different clothes).
+    """
+
+    max_cost: float = 0.4
+    speed: float = 1.5
+    reach: float = 0.5
+    size_change: float = 0.35
+    size_rate: float = 0.3
+    blind_gap: float = 1.0
+    colour_scale: float = 0.5
+
+
+@dataclass
+class Obs:
+    """One pose of a fragment."""
+
+    frame: int
+    kp: np.ndarray                 # (17, 3) COCO-17 pixels and visibility
+    score: float
+    app: Appearance | None = None
+    crowded: bool = False          # another pose of the frame overlaps it
+
+
+@dataclass
+class Fragment:
+    """One confirmed track's poses in frame order, and what they say about the person."""
+
+    uid: int
+    obs: list[Obs]
+    frames: np.ndarray = field(init=False)
+    pos: np.ndarray = field(init=False)        # (n, 2) torso centre
+    scale: np.ndarray = field(init=False)      # (n,) body height estimate (pixels)
+    shape: np.ndarray | None = field(init=False)
+    app: Appearance = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.obs.sort(key=lambda o: o.frame)
+        self.frames = np.array([o.frame for o in self.obs], np.int64)
+        self.pos = np.array([_centre(o.kp) for o in self.obs])
+        self.scale = np.array([_scale(o.kp) for o in self.obs])
+        shapes = [body_shape(o.kp[:, :2], o.kp[:, 2], MIN_VIS)[0] for o in self.obs]
+        shapes = [s for s in shapes if s is not None]
+        self.shape = np.nanmedian(np.array(shapes), axis=0) if shapes else None
+        clean = [o.app for o in self.obs if o.app is not None and o.app.usable() and not o.crowded]
+        if len(clean) < 3:
+            clean = [o.app for o in self.obs if o.app is not None and o.app.usable()]
+        self.app = appearance.mean(clean) if clean else Appearance(None, None)
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+
+def _centre(kp: np.ndarray) -> np.ndarray:
+    idx = [_C["left_shoulder"], _C["right_shoulder"], _C["left_hip"], _C["right_hip"]]
+    if (kp[idx, 2] >= MIN_VIS).sum() >= 3:
+        return kp[idx, :2].mean(0).astype(np.float64)
+    b = box_of(kp[:, :2], kp[:, 2], MIN_VIS)
+    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+
+
+def _scale(kp: np.ndarray) -> float:
+    """Body height from the torso (shoulders to hips, about 0.3 of a standing body), which arms
+    and bent legs do not change; the keypoint box when the torso is not seen."""
+    sh = (kp[_C["left_shoulder"], :2] + kp[_C["right_shoulder"], :2]) / 2
+    hp = (kp[_C["left_hip"], :2] + kp[_C["right_hip"], :2]) / 2
+    torso = float(np.linalg.norm(sh - hp))
+    b = box_of(kp[:, :2], kp[:, 2], MIN_VIS)
+    return max(torso / 0.3, float(b[3] - b[1]), 1.0) if torso > 1 else max(float(b[3] - b[1]), 1.0)
+
+
+# ---------------------------------------------------------------------------- one pose per body
+def one_body(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two COCO-17 poses ``(17, 3)`` of one frame lie on one body: keypoint similarity, or torso
+    and legs on each other at the same scale (left and right possibly swapped in one)."""
+    k = np.stack([a, b]).astype(np.float64)
+    boxes = np.array([box_of(x[:, :2], x[:, 2], MIN_VIS) for x in k])
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
+    oks = oks_matrix(k[:, :, :2], k[:, :, 2], k[:, :, :2], k[:, :, 2], area, MIN_VIS)
+    if max(oks[0, 1], oks[1, 0]) >= 0.75:
+        return True
+    iou = float(iou_matrix(boxes[:1], boxes[1:])[0, 0])
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    if iou < 0.5 or not 0.8 < h[0] / h[1] < 1.25:
+        return False
+    d = min(float(np.median(np.linalg.norm(k[0, _CORE, :2] - k[1, other, :2], axis=1)))
+            for other in (_CORE, _CORE_MIRROR))
+    return d < 0.1 * float(max(h))
+
+
+def drop_duplicates(frames: list[list[tuple[int, Obs]]], length: dict[int, int]) -> list[tuple[int, int]]:
+    """``(frame, uid)`` of the poses to drop so that no two poses of a frame lie on one body: of
+    each such pair the pose of the shorter fragment (``length``: poses per uid) goes, the lower
+    score on a tie. ``frames`` holds each frame's ``(uid, Obs)`` pairs."""
+    out: list[tuple[int, int]] = []
+    for dets in frames:
+        if len(dets) < 2:
+            continue
+        order = sorted(dets, key=lambda d: (-length.get(d[0], 0), -d[1].score))
+        kept: list[tuple[int, Obs]] = []
+        for uid, o in order:
+            if any(one_body(o.kp, k.kp) for _, k in kept):
+                out.append((o.frame, uid))
+            else:
+                kept.append((uid, o))
+    return out
+
+
+def mark_crowded(frames: list[list[Obs]], min_iou: float = 0.15) -> None:
+    """Flag each pose whose keypoint box overlaps another pose's in its frame."""
+    for obs in frames:
+        if len(obs) < 2:
+            continue
+        boxes = np.array([box_of(o.kp[:, :2], o.kp[:, 2], MIN_VIS) for o in obs])
+        iou = iou_matrix(boxes, boxes)
+        np.fill_diagonal(iou, 0.0)
+        for o, row in zip(obs, iou, strict=True):
+            o.crowded = bool(row.max() > min_iou)
+
+
+# ---------------------------------------------------------------------------- joining
+@dataclass
+class _Group:
+    frags: list[Fragment]
+    fr: np.ndarray            # every frame of the group, sorted
+    fi: np.ndarray            # the index in ``frags`` of the fragment seen in each of them
+    app: Appearance
+
+    def start(self) -> int:
+        return int(self.fr[0])
+
+
+def _group(frags: list[Fragment]) -> _Group:
+    frags = sorted(frags, key=lambda f: int(f.frames[0]))
+    fr = np.concatenate([f.frames for f in frags])
+    fi = np.concatenate([np.full(len(f), i) for i, f in enumerate(frags)])
+    order = np.argsort(fr, kind="stable")
+    apps = [f.app for f in frags if f.app.usable()]
+    weights = [len(f) for f in frags if f.app.usable()]
+    app = _weighted_mean(apps, weights) if apps else Appearance(None, None)
+    return _Group(frags, fr[order], fi[order], app)
+
+
+def _weighted_mean(apps: list[Appearance], weights: list[int]) -> Appearance:
+    def avg(parts):
+        got = [(p, w) for p, w in zip(parts, weights, strict=True) if p is not None]
+        if not got:
+            return None
+        m = sum(p * w for p, w in got)
+        return m / m.sum()
+
+    return Appearance(avg([a.torso for a in apps]), avg([a.legs for a in apps]))
+
+
+class Linker:
+    """Joins fragments into people (see the module docstring)."""
+
+    def __init__(self, fps: float, config: LinkConfig | None = None, evidence: set[tuple[int, int]] = frozenset()):
+        self.fps = fps if fps > 0 else 30.0
+        self.config = config or LinkConfig()
+        self.evidence = {tuple(sorted(p)) for p in evidence}
+
+    def _handover(self, a: Fragment, fa: int, b: Fragment, fb: int) -> float:
+        """Motion cost of ``a`` (last seen in frame ``fa``) becoming ``b`` (first seen in ``fb``):
+        over 1 means impossible."""
+        cfg = self.config
+        ia = int(np.searchsorted(a.frames, fa, side="right")) - 1
+        ib = int(np.searchsorted(b.frames, fb))
+        gap = max(1, fb - fa)
+        gs = gap / self.fps
+        pa = np.median(a.pos[max(0, ia - 2): ia + 1], axis=0)
+        pb = np.median(b.pos[ib: ib + 3], axis=0)
+        k0 = max(0, ia - 9)
+        vel = np.zeros(2)
+        if ia - k0 >= 2:
+            vel = (a.pos[ia] - a.pos[k0]) / max(1, a.frames[ia] - a.frames[k0])
+        pred = pa + vel * min(gap, self.fps)
+        sa = float(np.median(a.scale[max(0, ia - 4): ia + 1]))
+        sb = float(np.median(b.scale[ib: ib + 5]))
+        h = max(sa, sb, 1.0)
+        d = min(np.linalg.norm(pb - pa), np.linalg.norm(pb - pred)) / h
+        c_pos = d / (cfg.reach + cfg.speed * gs)
+        c_size = abs(np.log(sb / sa)) / (cfg.size_change + cfg.size_rate * gs)
+        return float(max(c_pos, c_size))
+
+    def cost(self, x: _Group, y: _Group) -> float:
+        """Cost of joining two groups (inf when they co-exist or a hand-over is impossible)."""
+        cfg = self.config
+        if np.intersect1d(x.fr, y.fr, assume_unique=True).size:
+            return float("inf")
+        # Hand-overs: where, on the joint timeline, the frame's pose changes from one group's to
+        # the other's.
+        fr = np.concatenate([x.fr, y.fr])
+        gi = np.concatenate([np.zeros(len(x.fr), np.int64), np.ones(len(y.fr), np.int64)])
+        fi = np.concatenate([x.fi, y.fi])
+        order = np.argsort(fr, kind="stable")
+        fr, gi, fi = fr[order], gi[order], fi[order]
+        change = np.nonzero(gi[1:] != gi[:-1])[0]
+        motion = 0.0
+        longest = 0
+        evidence = False
+        groups = (x, y)
+        for k in change:
+            a, b = groups[gi[k]].frags[fi[k]], groups[gi[k + 1]].frags[fi[k + 1]]
+            f0, f1 = int(fr[k]), int(fr[k + 1])
+            ev = tuple(sorted((a.uid, b.uid))) in self.evidence
+            evidence |= ev
+            longest = max(longest, f1 - f0)
+            m = self._handover(a, f0, b, f1)
+            if m > 1.0 and not ev:
+                return float("inf")
+            motion = max(motion, min(m, 1.0))
+        terms: list[tuple[float, float]] = [(1.0, min(1.0, motion))]
+        dc = appearance.distance(x.app, y.app)
+        if dc is None:
+            if longest / self.fps > cfg.blind_gap and not evidence:
+                return float("inf")
+        else:
+            terms.append((2.0, min(1.0, dc / cfg.colour_scale)))
+        sx, sy = _group_shape(x), _group_shape(y)
+        if sx is not None and sy is not None:
+            ok = ~np.isnan(sx) & ~np.isnan(sy)
+            if ok.sum() >= 3:
+                terms.append((1.0, min(1.0, float(np.median(np.abs(sx[ok] - sy[ok]))) / 0.4)))
+        c = sum(w * t for w, t in terms) / sum(w for w, _ in terms)
+        return c * 0.5 if evidence else c
+
+    def link(self, frags: list[Fragment]) -> dict[int, int]:
+        """uid -> person number (0, 1, ... in order of first appearance)."""
+        groups = [_group([f]) for f in frags]
+        n = len(groups)
+        cost = np.full((n, n), np.inf)
+        for i in range(n):
+            for j in range(i + 1, n):
+                cost[i, j] = self.cost(groups[i], groups[j])
+        alive = [True] * n
+        merges = 0
+        while n > 1:
+            i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
+            if not cost[i, j] <= self.config.max_cost:
+                break
+            log.debug("join %s + %s (cost %.3f)", [f.uid for f in groups[i].frags], [f.uid for f in groups[j].frags],
+                      cost[i, j])
+            groups[i] = _group(groups[i].frags + groups[j].frags)
+            alive[j] = False
+            cost[j, :] = np.inf
+            cost[:, j] = np.inf
+            merges += 1
+            for k in range(len(groups)):
+                if k != i and alive[k]:
+                    c = self.cost(groups[i], groups[k])
+                    cost[min(i, k), max(i, k)] = c
+        people = sorted((g for g, a in zip(groups, alive, strict=True) if a), key=lambda g: g.start())
+        self.merges = merges
+        return {f.uid: pid for pid, g in enumerate(people) for f in g.frags}
+
+
+def _group_shape(g: _Group) -> np.ndarray | None:
+    shapes = [f.shape for f in g.frags if f.shape is not None]
+    if not shapes:
+        return None
+    w = np.array([len(f) for f in g.frags if f.shape is not None], float)
+    arr = np.array(shapes)
+    ok = ~np.isnan(arr)
+    s = np.where(ok, arr, 0.0) * w[:, None]
+    den = (ok * w[:, None]).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, s.sum(0) / np.maximum(den, 1e-9), np.nan)
