@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # the one place that turns an error into a message and an exit code
+        from edgepose.commands import STAFF_INSTALL, staff_extra_missing
+
+        missing = staff_extra_missing(e)
+        if missing is not None:  # a staff command on a device install
+            print(f"edgepose {args.command}: needs the staff side's packages ({missing} is not installed): "
+                  f"{STAFF_INSTALL}", file=sys.stderr)
+            return 1
         if args.verbose:
             raise
         print(f"edgepose {args.command}: error: {e}", file=sys.stderr)

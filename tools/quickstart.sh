@@ -52,9 +52,9 @@ if [ ! -x .venv/bin/python ]; then
 else
   echo "==> using the existing .venv ($(.venv/bin/python --version 2>&1), $(readlink -f .venv/bin/python))"
 fi
-echo "==> pip: installing edgepose and its test tools"
+echo "==> pip: installing edgepose, its staff side and its test tools"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[staff,dev]"
 
 echo "==> models: fetching and verifying"
 .venv/bin/edgepose models fetch
