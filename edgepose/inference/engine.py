@@ -554,6 +554,8 @@ class PoseEngine:
         for r in self._rank(self._dedupe(found)):
             if len(tracks) >= c.max_people:
                 break
+            if any(one_body(r.keypoints, t_.result.keypoints) for t_ in tracks):
+                continue  # a second estimate of a body just taken: the next frame would drop it, and it took a place
             tracks.append(_Track(self._next_hint, r.next_roi(), r))
             self._next_hint += 1
         self._tracks = tracks
