@@ -240,3 +240,41 @@ def test_payload_of_a_forgotten_client_is_not_kept_as_rejected(tmp_path: Path) -
         assert store.count_sessions() == 1 and store.client("C-104") is None
     finally:
         store.close()
+
+
+def test_forgetting_while_a_batch_of_that_client_commits_postgresql(pg_url: str) -> None:
+    """The race the advisory locks close: a batch has looked for tombstones (none yet) when the client
+    is forgotten, before the batch inserts its rows. Forgetting must wait for that batch and delete
+    what it stored; without the locks it would finish first and the batch would bring the code back."""
+    import threading
+
+    from sqlalchemy import event as sa_event
+
+    store = open_store(pg_url)
+    other = open_store(pg_url)
+    try:
+        store.add_summary(summary(1))
+        done = threading.Event()
+        got: dict = {}
+
+        def forget() -> None:
+            got["r"] = other.forget_client("C-104")
+            done.set()
+
+        fired: list[bool] = []
+
+        @sa_event.listens_for(store.engine, "before_cursor_execute")
+        def _between_lookup_and_insert(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+            if "INSERT INTO clients" in statement and not fired:
+                fired.append(True)
+                threading.Thread(target=forget, daemon=True).start()
+                assert not done.wait(2), "forgetting did not wait for the batch that was committing"
+
+        assert store.add_batch([("summary", summary(2, device="unit-2"))]).stored == [True]
+        assert fired and done.wait(30)
+        assert got["r"].sessions == 2  # the one before and the one of the racing batch
+        assert store.client("C-104") is None and store.count_sessions(client="C-104") == 0
+        assert store.add_batch([("summary", summary(3))]).stored == [False]  # and after it: discarded
+    finally:
+        store.close()
+        other.close()

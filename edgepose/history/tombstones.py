@@ -92,8 +92,13 @@ def lock_codes(conn: Connection, hashes: Iterable[str], *, exclusive: bool = Fal
     from sqlalchemy import text
 
     fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    for obj in sorted({_lock_id(h) for h in hashes}):
-        conn.execute(text(f"SELECT {fn}(:c, :o)"), {"c": _LOCK_CLASS, "o": obj})
+    ids = sorted({_lock_id(h) for h in hashes})
+    if not ids:
+        return
+    # One round trip for all of a batch's codes. The order cannot deadlock: shared locks never
+    # wait for each other, and forgetting takes one exclusive lock (one code) at a time.
+    conn.execute(text(f"SELECT {fn}(:c, o) FROM unnest(CAST(:ids AS integer[])) AS o"),
+                 {"c": _LOCK_CLASS, "ids": ids}).all()
 
 
 def _lock_id(h: str) -> int:
