@@ -135,6 +135,10 @@ def test_device_commands_work_without_the_staff_packages(device_env: dict[str, s
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
     r = run(device_env, "outbox", "status", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
+    r = run(device_env, "models", "list")
+    assert r.returncode == 0 and "pose_landmark" in r.stdout, r.stderr
+    r = run(device_env, "doctor", "--config", str(cfg))  # every check runs (no broker here: that one may fail)
+    assert r.returncode in (0, 1) and " ok, " in r.stdout and "Traceback" not in r.stderr, (r.stdout, r.stderr)
     assert not tried.exists(), f"device commands tried to import staff modules: {tried.read_text()}"
 
 
