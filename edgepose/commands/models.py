@@ -32,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.set_defaults(func=_fetch)
     v = s.add_parser("verify", help="check every present model's sha256; exit 1 if one is wrong")
     v.set_defaults(func=_verify)
-    q = s.add_parser("quantize", help="build the static-INT8 landmark model on this machine")
+    q = s.add_parser("quantize", help="build a static-INT8 model on this machine: the landmark model (default) or "
+                     "person-detector (checked against the sha256 the manifest pins)")
+    q.add_argument("what", nargs="?", default="landmark", choices=["landmark", "person-detector"],
+                   help="which model (default: landmark)")
     q.add_argument("--calibration", type=Path, default=None,
                    help="folder of annotated images/videos with people for calibration "
                    "(default: ../shared/data beside a checkout)")
@@ -80,18 +83,27 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _quantize(args: argparse.Namespace) -> int:
+    from edgepose.errors import ModelError
     from edgepose.inference import models
     from edgepose.inference.calibration import calibration_crops
-    from edgepose.inference.int8 import build_int8
+    from edgepose.inference.int8 import build_int8, install_person_int8
 
     entries, _ = models.load_manifest()
-    float_path = models.verified_path("pose_landmark_full")
-    out = models.models_dir() / entries["pose_landmark_full_int8"].file
     data = args.calibration or (Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
     if not data.is_dir():
         print(f"edgepose models quantize: calibration folder {data} not found; pass --calibration DIR "
               "(images or videos of people, ideally from this camera)", file=sys.stderr)
         return 2
+    if args.what == "person-detector":
+        try:
+            what = install_person_int8(data, frames=args.samples)
+        except ModelError as e:
+            print(f"edgepose models quantize person-detector: {e}", file=sys.stderr)
+            return 1
+        print(f"person_detector_int8: {what} ({models.models_dir() / entries['person_detector_int8'].file})")
+        return 0
+    float_path = models.verified_path("pose_landmark_full")
+    out = models.models_dir() / entries["pose_landmark_full_int8"].file
     crops = calibration_crops(data, n=args.samples)
     rep = build_int8(float_path, out, crops)
     print(rep.text() if hasattr(rep, "text") else rep)

@@ -1,4 +1,5 @@
-"""Real person crops for static int8 calibration of the landmark model.
+"""Real images for static int8 calibration: person crops for the landmark model, whole letterboxed
+frames for the person detector (:func:`detector_calibration_frames`).
 
 :func:`calibration_crops` takes them from the videos and photos of a data folder, framed as the
 tracker frames people (the float landmark model re-centres the ROI from its own alignment
@@ -190,3 +191,46 @@ def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = No
     if len(crops) < n:
         log.warning("only %d calibration crops found under %s (wanted %d)", len(crops), data_dir, n)
     return crops
+
+
+def detector_calibration_frames(data_dir: Path, n: int = 64) -> list[np.ndarray]:
+    """``n`` real frames for static int8 calibration of the person detector (CenterNet).
+
+    Each is what :class:`edgepose.inference.person_detector.PersonDetector` feeds the model: the
+    whole frame letterboxed to 512x512, float32 RGB 0-255, shape ``(512, 512, 3)``. The sources
+    are those of :func:`calibration_crops` (every clip and photo under ``data_dir`` outside the
+    annotated ``keypoints/`` and ``tracking/`` folders, which judge the result): half evenly
+    spaced frames of the clips, half photos in an order spread over all folders. Nothing is
+    filtered by a model, so frames without anyone in them count as they come. Deterministic.
+    """
+    from edgepose.inference.person_detector import letterbox
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ModelError(f"calibration data folder {data_dir} does not exist; pass a folder of videos or "
+                         "photos of people (e.g. ../shared/data)")
+    videos, images = _calibration_sources(data_dir)
+    if not videos and not images:
+        raise ModelError(f"no videos or images under {data_dir} outside {', '.join(EVALUATION_FOLDERS)}/ "
+                         "to calibrate on")
+    from_videos = n if not images else (n // 2 if videos else 0)
+    frames: list[np.ndarray] = []
+    if videos:
+        per = -(-from_videos // len(videos))
+        for v in videos:
+            for rgb in _frames([v], per):
+                if len(frames) < from_videos:
+                    frames.append(letterbox(rgb[:, :, ::-1])[0])  # letterbox() takes BGR
+    order = np.argsort((np.arange(len(images)) * 0.6180339887) % 1.0, kind="stable")
+    for i in order:
+        if len(frames) >= n:
+            break
+        try:
+            rgb = read_rgb(images[int(i)])
+        except ModelError as e:
+            log.warning("%s; skipped for calibration", e)
+            continue
+        frames.append(letterbox(rgb[:, :, ::-1])[0])
+    if len(frames) < n:
+        log.warning("only %d detector calibration frames found under %s (wanted %d)", len(frames), data_dir, n)
+    return frames

