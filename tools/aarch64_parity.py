@@ -9,7 +9,8 @@
 under qemu-user, the device wheels from PyPI at the native versions; cached in ~/.cache/edgepose),
 exports ``--rev`` with ``git archive`` (or uses the working tree as it is), then runs
 ``edgepose infer`` from that code natively (this venv) and under ``qemu-aarch64-static`` (niced:
-it is about 50x slower), both with the repo's ``models/`` and the same converted-model cache.
+it is about 50x slower), both with the same model files (the checkout's ``models/*.tflite`` beside the measured commit's
+``manifest.toml``) and the same converted-model cache.
 
 ``compare`` pairs the people of each image (Hungarian on the mean distance of the 33 keypoints; a
 pair whose median displacement exceeds 25 % of the person's height is not the same person) and
@@ -136,7 +137,7 @@ def compare(nat_path: Path, emu_path: Path) -> dict:
         "median_of_median_px": round(float(np.median([p["median_px"] for p in people])), 3) if people else None,
         "people_over_2pct_h": sum(p["max_pct_h"] > 2.0 for p in people),
         "people_over_2pct_h_visible": sum(p["max_visible_pct_h"] > 2.0 for p in people),
-        "missing_from_one_side": len(set(nat) ^ set(emu)),
+        "images_not_in_both": len(set(nat) ^ set(emu)),
     }
     return {"summary": summary, "images": images}
 
@@ -185,13 +186,17 @@ def source_tree(rev: str | None) -> tuple[Path, str]:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
         (dest / ".complete").write_text(sha + "\n")
+    # The model files are not in git: link the checkout's beside the commit's own manifest.
+    for f in sorted((ROOT / "models").iterdir()):
+        if f.is_file() and not (dest / "models" / f.name).exists():
+            (dest / "models" / f.name).symlink_to(f)
     return dest, sha
 
 
 def _env(src: Path, extra: dict[str, str], site: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EDGEPOSE_LANDMARK")}
     env["PYTHONPATH"] = f"{site}{os.pathsep}{src}" if site else str(src)
-    env["EDGEPOSE_MODELS"] = str(ROOT / "models")
+    env["EDGEPOSE_MODELS"] = str(src / "models")
     return {**env, **extra}
 
 
