@@ -27,7 +27,7 @@ import pytest
 from edgepose.config import loads
 from edgepose.inference import models, topdown
 from edgepose.inference import person_detector as pd
-from edgepose.inference.engine import EngineConfig, PoseEngine, make_engine
+from edgepose.inference.engine import PERSON_SEARCH_S, EngineConfig, PoseEngine, make_engine
 from edgepose.pose import Pose
 from tests.conftest import need_data
 
@@ -160,3 +160,24 @@ def test_trio_with_one_dancer_turned_away_all_three_found_within_half_a_second(t
     found, first = _lock_on(_live_engine(3), frames[start:], fps, boxes_of, people=3)
     assert all(t is not None and t <= HALF_SECOND for t in found), f"start {start}: {found}"
     assert _faces_away(first[2]), "the right dancer is seen from behind"
+
+
+def test_the_person_detector_runs_only_while_someone_is_missing(office):
+    """Its cost: one call to lock on to the office dancer, none while he is tracked (the
+    single-person path); with a second place free (``--max-people 2``) it keeps looking, at least
+    every PERSON_SEARCH_S of clip time and at most every ``person_every`` frames."""
+    frames, fps = office
+    eng = _live_engine(1)
+    assert all(eng.process(f, j / fps) for j, f in enumerate(frames[:100]))
+    assert eng.stats.person_calls == 1
+    eng = _live_engine(2)
+    calls = []
+    for j, f in enumerate(frames[:50]):
+        before = eng.stats.person_calls
+        eng.process(f, j / fps)
+        if eng.stats.person_calls > before:
+            calls.append(j)
+    gaps = np.diff(calls)
+    assert calls[0] == 0 and len(gaps) >= 5
+    assert gaps.min() >= eng.config.person_every
+    assert gaps.max() / fps <= PERSON_SEARCH_S + 1.0 / fps

@@ -212,6 +212,7 @@ MOTION_REGIONS = 2      # motion regions tried per frame while someone is missin
 MOTION_ROI_SCALE = 1.6  # their square ROI: this times the region's longer side
 MOTION_MIN_FLAG = 0.9   # pose flag and body visibility a person found by motion alone needs
 MOTION_MIN_VISIBILITY = 0.6
+PERSON_SEARCH_S = 0.25   # live: the person detector's longest wait while someone is missing
 
 
 def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overlap: float = 0.3
@@ -318,6 +319,7 @@ class PoseEngine:
         self._motion = MotionRegions() if self.config.motion else None
         self.persons = persons.load(c.models_dir, c.threads, c.delegate) if c.person_detector else None
         self._since_persons = c.person_every  # frames since the person detector last ran
+        self._t_persons = -math.inf  # video time it last ran
 
     # ------------------------------------------------------------------ detection
     def _use_tiles(self, image: np.ndarray) -> bool:
@@ -509,18 +511,22 @@ class PoseEngine:
                 self.stats.detector_calls += 1
             self._scan = rest or None
             searched = True
-        # The face-free person detector, for lock-on only (someone is missing and a search is due,
-        # or someone was just lost), at most every ``person_every`` frames: its call costs several
-        # landmark calls, and a tracked person needs none.
+        # The face-free person detector, for lock-on only, at most every ``person_every`` frames:
+        # its call costs several landmark calls, and a tracked person needs none. It runs when a
+        # search is due (nobody tracked, or the detector_every search) or a track was just lost;
+        # live (person_every > 1) also at least every PERSON_SEARCH_S while fewer than max_people
+        # are tracked, so someone who steps in beside a tracked person is not left waiting for
+        # the detector_every search (15 frames: 0.6 s at 25 fps).
         boxes: list[persons.PersonBox] | None = None
         self._since_persons += 1
-        if self.persons is not None and want_more and (searched or lost_rois) and \
+        periodic = c.person_every > 1 and not 0.0 <= t - self._t_persons < PERSON_SEARCH_S
+        if self.persons is not None and want_more and (searched or lost_rois or periodic) and \
                 self._since_persons >= c.person_every:
             # Live (person_every > 1): the whole frame only, one call; offline also the crops that
             # find small people in a large frame (9 calls at 1280x720).
             boxes = self.persons.detect_all(image, crops=None if c.person_every <= 1 else False)
             self.stats.person_calls = self.persons.calls
-            self._since_persons = 0
+            self._since_persons, self._t_persons = 0, t
             searched = True
         if searched:
             self.stats.detector_frames += 1
