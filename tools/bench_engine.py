@@ -4,6 +4,13 @@ peak RSS; MediaPipe's pipeline on the same frames beside it.
 
   .venv/bin/python tools/bench_engine.py [--video ../shared/data/video/walking_toward_camera.mp4]
       [--threads 2] [--mediapipe]
+  .venv/bin/python tools/bench_engine.py --live [--video V] [--rounds 2]
+
+``--live``: only the single-person live path -- the engine as ``edgepose run`` builds it
+(``EngineConfig.from_config`` of a config whose ``[model] threads`` is ``--threads``, person
+detector and motion lock-on on) -- against MediaPipe's ``pose.process()`` on the same decoded
+frames, in rounds of edgepose / MediaPipe / edgepose; each round's ratio takes the slower of its
+two edgepose runs, so load that drifts during a round counts against edgepose.
 
 Every comparison is made in one run on one machine; the figures go to docs/benchmarks.md.
 """
@@ -35,7 +42,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="image of one person, tiled 1/2/4/8 times for the scaling figure")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--mediapipe", action="store_true")
+    ap.add_argument("--live", action="store_true", help="only the live single-person path vs MediaPipe")
+    ap.add_argument("--rounds", type=int, default=2, help="--live: edgepose/MediaPipe/edgepose rounds")
     a = ap.parse_args(argv)
+    if a.live:
+        print(json.dumps(live_vs_mediapipe(a.video, a.threads, a.rounds), indent=1))
+        return 0
 
     mt = model_invoke_times(a.threads)
     res: dict = {"threads": a.threads, "detector_ms": round(mt.detector_ms, 2),
@@ -77,6 +89,48 @@ def main(argv: list[str] | None = None) -> int:
                 res[f"edgepose_{name}_vs_mediapipe_fps"] = round(res[f"video_{name}"]["fps"] / s.fps, 3)
     print(json.dumps(res, indent=1))
     return 0
+
+
+def _live_run(frames: list, threads: int, fps_video: float) -> dict:
+    from edgepose.config import loads
+
+    eng = make_engine(EngineConfig.from_config(loads(f"[model]\nthreads = {threads}\n")))
+    t = time.perf_counter()
+    with_pose = sum(bool(eng.process(f, i / fps_video)) for i, f in enumerate(frames))
+    dt = time.perf_counter() - t
+    st = eng.stats
+    return {"fps": round(len(frames) / dt, 2), "with_pose": f"{with_pose}/{len(frames)}",
+            "person_detector_calls": st.person_calls, "detector_frames": st.detector_frames,
+            "landmark_calls": st.landmark_calls}
+
+
+def live_vs_mediapipe(video: Path, threads: int, rounds: int) -> dict:
+    import os
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import mediapipe_baseline as mb
+
+    frames = decode_all(video)
+    cap = cv2.VideoCapture(str(video))
+    fps_video = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    cap.release()
+    out: dict = {"video": video.name, "frames": len(frames), "threads": threads,
+                 "load_avg_1min_at_start": round(os.getloadavg()[0], 1), "rounds": []}
+    _live_run(frames[:10], threads, fps_video)  # warm-up: model files into the page cache
+    for _ in range(rounds):
+        before = _live_run(frames, threads, fps_video)
+        with tempfile.TemporaryDirectory() as tmp:
+            s = mb.run_video(video, Path(tmp) / "mp.jsonl")
+        after = _live_run(frames, threads, fps_video)
+        slower = min(before["fps"], after["fps"])
+        out["rounds"].append({"edgepose_before": before, "mediapipe": {"fps_process_only": s.fps,
+                              "with_pose": f"{s.with_pose}/{s.frames}"}, "edgepose_after": after,
+                              "ratio_slower_edgepose_vs_mediapipe": round(slower / s.fps, 2) if s.fps else None})
+    ratios = [r["ratio_slower_edgepose_vs_mediapipe"] for r in out["rounds"] if r["ratio_slower_edgepose_vs_mediapipe"]]
+    out["ratio_min"] = min(ratios) if ratios else None
+    out["load_avg_1min_at_end"] = round(os.getloadavg()[0], 1)
+    return out
 
 
 if __name__ == "__main__":
