@@ -10,7 +10,8 @@ peak RSS; MediaPipe's pipeline on the same frames beside it.
 (``EngineConfig.from_config`` of a config whose ``[model] threads`` is ``--threads``, person
 detector and motion lock-on on) -- against MediaPipe's ``pose.process()`` on the same decoded
 frames, in rounds of edgepose / MediaPipe / edgepose; each round's ratio takes the slower of its
-two edgepose runs, so load that drifts during a round counts against edgepose.
+two edgepose runs, so load that drifts during a round counts against edgepose (also given: the
+mean of the two; minimum and median over the rounds; and the best run of each side).
 
 Every comparison is made in one run on one machine; the figures go to docs/benchmarks.md.
 """
@@ -126,9 +127,18 @@ def live_vs_mediapipe(video: Path, threads: int, rounds: int) -> dict:
         slower = min(before["fps"], after["fps"])
         out["rounds"].append({"edgepose_before": before, "mediapipe": {"fps_process_only": s.fps,
                               "with_pose": f"{s.with_pose}/{s.frames}"}, "edgepose_after": after,
-                              "ratio_slower_edgepose_vs_mediapipe": round(slower / s.fps, 2) if s.fps else None})
-    ratios = [r["ratio_slower_edgepose_vs_mediapipe"] for r in out["rounds"] if r["ratio_slower_edgepose_vs_mediapipe"]]
-    out["ratio_min"] = min(ratios) if ratios else None
+                              "ratio_slower_edgepose_vs_mediapipe": round(slower / s.fps, 2) if s.fps else None,
+                              "ratio_mean_edgepose_vs_mediapipe":
+                                  round((before["fps"] + after["fps"]) / 2 / s.fps, 2) if s.fps else None})
+    for key in ("slower", "mean"):
+        ratios = sorted(r[f"ratio_{key}_edgepose_vs_mediapipe"] for r in out["rounds"]
+                        if r[f"ratio_{key}_edgepose_vs_mediapipe"])
+        out[f"ratio_{key}_min"] = ratios[0] if ratios else None
+        out[f"ratio_{key}_median"] = ratios[len(ratios) // 2] if ratios else None
+    # best of all runs on each side (timeit's rule: noise only ever slows a run down)
+    best_ep = max(max(r["edgepose_before"]["fps"], r["edgepose_after"]["fps"]) for r in out["rounds"])
+    best_mp = max((r["mediapipe"]["fps_process_only"] or 0.0) for r in out["rounds"])
+    out["ratio_best_of_each"] = round(best_ep / best_mp, 2) if best_mp else None
     out["load_avg_1min_at_end"] = round(os.getloadavg()[0], 1)
     return out
 
