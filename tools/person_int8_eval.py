@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     builds: dict[str, dict] = {}
     tmp = tempfile.TemporaryDirectory(prefix="edgepose-pq-")
     if a.int8:
-        paths.update({p.stem: p for p in a.int8})
+        for p in a.int8:
+            paths[p.stem] = p
+            total, nq = int8._count_ops(p.read_bytes())
+            builds[p.stem] = {"ops_quantized": nq, "ops_total": total, "sha256": models.sha256_of(p)}
     else:
         frames = cal.detector_calibration_frames(a.data, a.calibration)
         for name in a.variants.split(","):
