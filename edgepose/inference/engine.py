@@ -212,6 +212,8 @@ MOTION_REGIONS = 2      # motion regions tried per frame while someone is missin
 MOTION_ROI_SCALE = 1.6  # their square ROI: this times the region's longer side
 MOTION_MIN_FLAG = 0.9   # pose flag and body visibility a person found by motion alone needs
 MOTION_MIN_VISIBILITY = 0.6
+MOTION_BELOW_SCALE = 3.2  # then a square this times the region's longer side...
+MOTION_BELOW_SHIFT = 0.8  # ...centred this many region sides below its centre
 PERSON_SEARCH_S = 0.25   # live: the person detector's longest wait while someone is missing
 
 
@@ -577,20 +579,26 @@ class PoseEngine:
 
     def _from_motion(self, image: np.ndarray, tracks: list[_Track]) -> list[LandmarkResult]:
         """People in the regions where the picture moved, checked by the landmark model like any
-        detection (two passes: the region's square, then the ROI the model itself gives)."""
+        detection (two passes: a square, then the ROI the model itself gives). The square is the
+        region's own, then, if that shows nobody, a larger one reaching below it: what moves may be
+        only the arms or a bar above a body that stands still (the overhead-press lifter)."""
         assert self._motion is not None
         c = self.config
         out: list[LandmarkResult] = []
         for x, y, w, h in self._motion.regions(MOTION_REGIONS):
-            cx, cy = x + w / 2, y + h / 2
+            cx, cy, side = x + w / 2, y + h / 2, max(w, h)
             if any(_region_holds(t_.result.keypoints, cx, cy) for t_ in tracks):
                 continue  # the motion of someone already tracked
-            r = self._landmarks(image, Roi(cx, cy, MOTION_ROI_SCALE * max(w, h), 0.0))
-            if r.score < c.min_pose_score:
-                continue
-            r = self._landmarks(image, r.next_roi())
-            # stricter than for a detection: nothing but the landmark model vouches for this one
-            if r.score < MOTION_MIN_FLAG or body_visibility(r.keypoints) < MOTION_MIN_VISIBILITY:
+            for roi in (Roi(cx, cy, MOTION_ROI_SCALE * side, 0.0),
+                        Roi(cx, cy + MOTION_BELOW_SHIFT * side, MOTION_BELOW_SCALE * side, 0.0)):
+                r = self._landmarks(image, roi)
+                if r.score < c.min_pose_score:
+                    continue
+                r = self._landmarks(image, r.next_roi())
+                # stricter than for a detection: nothing but the landmark model vouches for this one
+                if r.score >= MOTION_MIN_FLAG and body_visibility(r.keypoints) >= MOTION_MIN_VISIBILITY:
+                    break
+            else:
                 continue
             if any(same_person(r.keypoints, t_.result.keypoints) for t_ in tracks):
                 continue
