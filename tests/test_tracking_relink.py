@@ -7,7 +7,6 @@ Poses are the Bonn sequence's annotated people (track ids known) on its real fra
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import pytest
 from test_tracking_data import BONN, bonn_gt
 
