@@ -17,13 +17,16 @@ appears:
    the distance from where the first was going, in body heights, is within what a person covers
    in the gap, and the body's size changed no more than the gap allows. Among plausible pairs
    the cost mixes colours (weight 2), proportions (1) and motion (1); pairs costlier than
-   ``max_cost`` stay apart. A backward walk (:mod:`edgepose.analyze.backward`) that ran into
+   ``max_cost`` stay apart, and so do pairs for which either side has a rival candidate
+   nearly as cheap (``margin``: in a crowd in similar clothes colours do not single anyone
+   out, and a wrong join is worse than a split id). A backward walk (:mod:`edgepose.analyze.backward`) that ran into
    another fragment's pose is direct evidence that the two are one person: its cost is halved.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +43,7 @@ _CORE = [_C[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_h
                          "left_knee", "right_knee", "left_ankle", "right_ankle")]
 _CORE_MIRROR = [COCO_MIRROR[c] for c in _CORE]
 MIN_VIS = 0.3
+TORSO_SHARE = 0.3      # torso centres closer than this many torso lengths: one body
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class LinkConfig:
     size_change: log size change allowed for a one-frame gap; ``size_rate`` more per second.
     blind_gap: longest gap bridged without colours to compare (motion alone decides).
     colour_scale: Hellinger colour distance that costs 1 (different clothes).
+    memory: gap (s) after which the motion term says "unknown" half-way (``gap / (gap + memory)``).
+    margin: a join is made only if no other candidate of either side costs less than its cost
+        plus this (the evidence must single the pair out).
     """
 
     max_cost: float = 0.4
@@ -63,6 +70,8 @@ class LinkConfig:
     size_rate: float = 0.3
     blind_gap: float = 1.0
     colour_scale: float = 0.5
+    memory: float = 2.0
+    margin: float = 0.08
 
 
 @dataclass
@@ -95,7 +104,9 @@ class Fragment:
         self.scale = np.array([_scale(o.kp) for o in self.obs])
         shapes = [body_shape(o.kp[:, :2], o.kp[:, 2], MIN_VIS)[0] for o in self.obs]
         shapes = [s for s in shapes if s is not None]
-        self.shape = np.nanmedian(np.array(shapes), axis=0) if shapes else None
+        with warnings.catch_warnings():                 # a segment never seen: NaN, as meant
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.shape = np.nanmedian(np.array(shapes), axis=0) if shapes else None
         clean = [o.app for o in self.obs if o.app is not None and o.app.usable() and not o.crowded]
         if len(clean) < 3:
             clean = [o.app for o in self.obs if o.app is not None and o.app.usable()]
@@ -124,14 +135,26 @@ def _scale(kp: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------- one pose per body
+def _torso(k: np.ndarray) -> tuple[np.ndarray, float]:
+    sh = (k[_C["left_shoulder"], :2] + k[_C["right_shoulder"], :2]) / 2
+    hp = (k[_C["left_hip"], :2] + k[_C["right_hip"], :2]) / 2
+    return (sh + hp) / 2, float(np.linalg.norm(sh - hp))
+
+
 def one_body(a: np.ndarray, b: np.ndarray) -> bool:
-    """Two COCO-17 poses ``(17, 3)`` of one frame lie on one body: keypoint similarity, or torso
-    and legs on each other at the same scale (left and right possibly swapped in one)."""
+    """Two COCO-17 poses ``(17, 3)`` of one frame lie on one body: keypoint similarity; or torso
+    and legs on each other at the same scale (left and right possibly swapped in one); or one
+    torso centred on the other's, within ``TORSO_SHARE`` of the longer torso (a collapsed second
+    estimate whose limbs went astray: two people, even one right behind the other or a couple
+    dancing close, stand further apart than that)."""
     k = np.stack([a, b]).astype(np.float64)
     boxes = np.array([box_of(x[:, :2], x[:, 2], MIN_VIS) for x in k])
     area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
     oks = oks_matrix(k[:, :, :2], k[:, :, 2], k[:, :, :2], k[:, :, 2], area, MIN_VIS)
     if max(oks[0, 1], oks[1, 0]) >= 0.75:
+        return True
+    (ca, ta), (cb, tb) = _torso(k[0]), _torso(k[1])
+    if max(ta, tb) >= 4 and float(np.linalg.norm(ca - cb)) < TORSO_SHARE * max(ta, tb):
         return True
     iou = float(iou_matrix(boxes[:1], boxes[1:])[0, 0])
     h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
@@ -143,21 +166,40 @@ def one_body(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def drop_duplicates(frames: list[list[tuple[int, Obs]]], length: dict[int, int]) -> list[tuple[int, int]]:
-    """``(frame, uid)`` of the poses to drop so that no two poses of a frame lie on one body: of
-    each such pair the pose of the shorter fragment (``length``: poses per uid) goes, the lower
-    score on a tie. ``frames`` holds each frame's ``(uid, Obs)`` pairs."""
-    out: list[tuple[int, int]] = []
+    """``(frame, uid)`` of the poses to drop so that no two poses of a frame lie on one body.
+
+    Of each such pair the pose of the shorter fragment (``length``: poses per uid) goes, the
+    lower score on a tie. A fragment that lies on a longer one's body in at least half of the
+    frames they share is a second estimate of that person throughout: all its poses in those
+    frames go (the frames where the two seem apart are the estimate's worst), and what is left of
+    it may be joined to that person later. ``frames`` holds each frame's ``(uid, Obs)`` pairs.
+    """
+    out: set[tuple[int, int]] = set()
+    shared: dict[tuple[int, int], list[int]] = {}       # (kept uid, other uid) -> [frames, on one body]
+    rank = lambda d: (-length.get(d[0], 0), -d[1].score, d[0])  # noqa: E731
     for dets in frames:
         if len(dets) < 2:
             continue
-        order = sorted(dets, key=lambda d: (-length.get(d[0], 0), -d[1].score))
+        order = sorted(dets, key=rank)
         kept: list[tuple[int, Obs]] = []
         for uid, o in order:
-            if any(one_body(o.kp, k.kp) for _, k in kept):
-                out.append((o.frame, uid))
+            same = [ku for ku, k in kept if one_body(o.kp, k.kp)]
+            for ku, _ in kept:
+                c = shared.setdefault((ku, uid), [0, 0])
+                c[0] += 1
+                c[1] += ku in same
+            if same:
+                out.add((o.frame, uid))
             else:
                 kept.append((uid, o))
-    return out
+    second = {(a, b) for (a, b), (n, same) in shared.items() if same * 2 >= n and same >= 1}
+    if second:
+        for dets in frames:
+            uids = {u for u, _ in dets}
+            for a, b in second:
+                if a in uids and b in uids:
+                    out.add((next(o.frame for u, o in dets if u == b), b))
+    return sorted(out)
 
 
 def mark_crowded(frames: list[list[Obs]], min_iou: float = 0.15) -> None:
@@ -264,6 +306,11 @@ class Linker:
             if m > 1.0 and not ev:
                 return float("inf")
             motion = max(motion, min(m, 1.0))
+        # The longer someone was unseen, the less where they reappear says: the motion term
+        # tends to "unknown" (1) with the gap, so a long gap needs colours and proportions that
+        # agree, not merely the absence of a contradiction.
+        gs = longest / self.fps
+        motion = max(motion, gs / (gs + cfg.memory))
         terms: list[tuple[float, float]] = [(1.0, min(1.0, motion))]
         dc = appearance.distance(x.app, y.app)
         if dc is None:
@@ -289,10 +336,21 @@ class Linker:
                 cost[i, j] = self.cost(groups[i], groups[j])
         alive = [True] * n
         merges = 0
+        sym = lambda k: np.minimum(cost[k, :], cost[:, k])  # noqa: E731  (cost is upper-triangular)
+        self.ambiguous = 0
         while n > 1:
             i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
             if not cost[i, j] <= self.config.max_cost:
                 break
+            # Only a join the evidence singles out: when either side has another candidate
+            # nearly as good (similar clothes in a crowd), the pair stays apart.
+            rivals = np.concatenate([np.delete(sym(i), [i, j]), np.delete(sym(j), [i, j])])
+            if rivals.size and float(rivals.min()) < cost[i, j] + self.config.margin:
+                log.debug("ambiguous %s + %s (cost %.3f, a rival %.3f)", [f.uid for f in groups[i].frags],
+                          [f.uid for f in groups[j].frags], cost[i, j], float(rivals.min()))
+                cost[i, j] = np.inf
+                self.ambiguous += 1
+                continue
             log.debug("join %s + %s (cost %.3f)", [f.uid for f in groups[i].frags], [f.uid for f in groups[j].frags],
                       cost[i, j])
             groups[i] = _group(groups[i].frags + groups[j].frags)

@@ -27,7 +27,7 @@ from typing import Protocol, TextIO
 
 import numpy as np
 
-from edgepose.analyze import appearance, relink
+from edgepose.analyze import appearance, group, relink
 from edgepose.analyze.backward import BackwardConfig, BackwardPass
 from edgepose.analyze.frames import FrameReader, SourceInfo
 from edgepose.analyze.tracking import Tracker, TrackerConfig
@@ -216,19 +216,34 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
                 return d.uid
         return None
 
+    # A track proves it is a person by what the engine finds, before the walks extend it: a
+    # false detection confirmed by three frames would otherwise be carried seconds back and
+    # forward and pass for a person. The length is the one that makes an id a person
+    # (edgepose.analyze.group.real_ids).
+    proven = max(cfg.tracker.min_hits, min(int(round(group.MIN_SECONDS * reader.info.fps)),
+                                           int(np.ceil(0.1 * max(1, reader.info.frames)))))
+    hits: dict[int, int] = {}
+    walked: set[int] = set()
+
     def on_confirmed(tracks) -> None:
-        for tr in tracks:
-            confirmed.add(tr.uid)
-            if back is None or tr.uid not in first:
-                continue
-            f0, p0 = first[tr.uid]
-            walk = back.walk(f0, p0, lambda f, p, u=tr.uid: collides(f, p, u), lambda f, u=tr.uid: others(f, u))
-            for st in walk.steps:
-                by_index[st.frame].dets.append(_Det(st.pose, tr.uid, _describe(st.image, st.pose)))
-            if walk.steps:
-                first[tr.uid] = (walk.steps[-1].frame, walk.steps[-1].pose)
-            if walk.collided_with is not None:
-                evidence.add((tr.uid, int(walk.collided_with)))
+        confirmed.update(tr.uid for tr in tracks)
+
+    def walk_back(uid: int) -> None:
+        walked.add(uid)
+        if back is None or uid not in first:
+            return
+        f0, p0 = first[uid]
+        walk = back.walk(f0, p0, lambda f, p: collides(f, p, uid), lambda f: others(f, uid))
+        for st in walk.steps:
+            by_index[st.frame].dets.append(_Det(st.pose, uid, _describe(st.image, st.pose)))
+        if walk.steps:
+            first[uid] = (walk.steps[-1].frame, walk.steps[-1].pose)
+        if walk.collided_with is not None:
+            evidence.add((uid, int(walk.collided_with)))
+
+    def walk_proven() -> None:
+        for uid in [u for u in confirmed if u not in walked and hits.get(u, 0) >= proven]:
+            walk_back(uid)
 
     try:
         for rec in reader:
@@ -240,18 +255,24 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
                 poses = tracker.update(engine.process(rec.image, rec.t), rec.image)
                 h, w = rec.image.shape[:2]
                 res.t_last = rec.t
+                looks = tracker.last_looks if len(tracker.last_looks) == len(poses) else [None] * len(poses)
                 held = _Held(rec.index, rec.t, rec.source, int(w), int(h), rec.error,
-                             [_Det(p, u, _describe(rec.image, p)) for p, u in zip(poses, tracker.last_uids, strict=True)])
+                             [_Det(p, u, look if look is not None else _describe(rec.image, p))
+                              for p, u, look in zip(poses, tracker.last_uids, looks, strict=True)])
             rows.append(held)
             by_index[rec.index] = held
+            for d in held.dets:
+                hits[d.uid] = hits.get(d.uid, 0) + 1
             if rec.image is not None and back is not None:
-                _follow_lost(tracker, back, held, rec.image, recent, others, collides)
+                _follow_lost(tracker, back, held, rec.image, recent, others, collides,
+                             {u for u, n in hits.items() if n >= proven})
             for d in held.dets:
                 first.setdefault(d.uid, (rec.index, d.pose))
                 recent.setdefault(d.uid, deque(maxlen=6)).append((rec.index, d.pose))
             if back is not None:
                 back.hold(rec.index, rec.image)
             on_confirmed(tracker.confirmed_now)
+            walk_proven()
             res.frames += 1
             if progress:
                 progress(res.frames, False)
@@ -261,6 +282,7 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
     finally:
         tracker.finish()
         on_confirmed(tracker.confirmed_now)
+        walk_proven()
         if back is not None:
             res.backward_poses = back.stats.frames_added
             res.followed_poses = back.stats.followed
@@ -275,7 +297,7 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
 
 
 def _follow_lost(tracker: Tracker, back: BackwardPass, held: _Held, image: np.ndarray,
-                 recent: dict[int, deque], others, collides) -> None:
+                 recent: dict[int, deque], others, collides, proven: set[int]) -> None:
     """Confirmed tracks pass 1 did not find in this frame: look for each where it was going,
     with the other people painted out if need be (an occluded person); a pose found joins the
     track (and the frame). The last pose before a loss is often already sliding onto the
@@ -283,7 +305,7 @@ def _follow_lost(tracker: Tracker, back: BackwardPass, held: _Held, image: np.nd
     f = held.index
     for tr in tracker.tracks:
         hist = recent.get(tr.uid)
-        if not tr.confirmed or tr.last_frame == tracker.frame or not hist:
+        if not tr.confirmed or tr.last_frame == tracker.frame or not hist or tr.uid not in proven:
             continue
         if hist[-1][1].layout != "blazepose33":
             continue
@@ -345,6 +367,9 @@ def _identify(rows: list[_Held], confirmed: set[int], evidence: set[tuple[int, i
     else:
         order = sorted(frags, key=lambda f: int(f.frames[0]))
         person = {f.uid: i for i, f in enumerate(order)}
+    for f in sorted(frags, key=lambda f: int(f.frames[0])):
+        log.debug("fragment %d: frames %d-%d (%d poses) -> person %d", f.uid, f.frames[0], f.frames[-1], len(f),
+                  person[f.uid])
     for h in rows:
         for d in h.dets:
             d.pose.id = person[d.uid]

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from edgepose.analyze import appearance
 from edgepose.inference.person_detector import box_iou
 from edgepose.pose import Pose
 from edgepose.skeleton import COCO_INDEX, COCO_MIRROR, COCO_SIGMAS
@@ -77,6 +78,11 @@ class TrackerConfig:
         Largest re-identification cost (0 = identical, 1 = unrelated) that revives an old id.
     velocity_smoothing:
         Weight of the newest displacement in the velocity estimate (exponential average).
+    colour_weight:
+        When frames are given: similarity taken off a match whose torso/leg colours (from the
+        person's own pixels, :mod:`edgepose.analyze.appearance`) differ from the track's by
+        ``colour_free + colour_span`` or more (none under ``colour_free``), so that two people
+        crossing at the same size do not swap tracks. 0 turns it off.
     """
 
     min_hits: int = 3
@@ -89,6 +95,9 @@ class TrackerConfig:
     dedupe_oks: float = 0.75
     reid_max_cost: float = 0.45
     velocity_smoothing: float = 0.5
+    colour_weight: float = 0.3
+    colour_free: float = 0.3
+    colour_span: float = 0.3
 
     def __post_init__(self) -> None:
         if self.min_hits < 1:
@@ -117,6 +126,7 @@ class Track:
     shape: np.ndarray | None = None
     size: float = 0.0
     pending: list[Pose] = field(default_factory=list)
+    look: appearance.Appearance | None = None   # own-pixel colours, from uncrowded frames
 
     @property
     def confirmed(self) -> bool:
@@ -233,6 +243,14 @@ class Tracker:
         # confirmed by the last update (or by finish).
         self.last_uids: list[int] = []
         self.confirmed_now: list[Track] = []
+        self._looks: list[appearance.Appearance | None] = []
+        self._crowded: list[bool] = []
+
+    @property
+    def last_looks(self) -> list[appearance.Appearance | None]:
+        """The own-pixel colours of each pose the last update returned (None where unseen or
+        without a frame)."""
+        return list(self._looks)
 
     @property
     def latency(self) -> int:
@@ -274,6 +292,7 @@ class Tracker:
         dv = np.array([k[:, 2] for k in kps]).reshape(len(poses), 17)
 
         active = self.tracks
+        self._looks, self._crowded = self._appearances(image, dk, dv)
         matches: list[tuple[int, int]] = []
         if active and poses:
             sim = self._similarity(active, dk, dv, poses, f)
@@ -291,6 +310,7 @@ class Tracker:
         for r, c in matches:
             tr = active[r]
             self._absorb(tr, poses[c], dk[c], dv[c], image, f)
+            self._learn_look(tr, c)
             if not tr.confirmed and tr.hits >= cfg.min_hits:
                 newly_confirmed.append(tr)
 
@@ -321,6 +341,8 @@ class Tracker:
             tr.shape, tr.size = body_shape(dk[c], dv[c], cfg.min_visibility)
             if image is not None:
                 tr.hist = torso_histogram(image, dk[c], dv[c])
+            if self._looks[c] is not None and not self._crowded[c]:
+                tr.look = self._looks[c]
             tr.pending.append(poses[c])
             survivors.append(tr)
             if cfg.min_hits <= 1:
@@ -433,7 +455,28 @@ class Tracker:
                 sim[i] -= 0.02
             if not t.confirmed:
                 sim[i] -= 0.01
+            if cfg.colour_weight > 0 and t.look is not None:
+                for j, look in enumerate(self._looks):
+                    if look is None or sim[i, j] <= 0:
+                        continue
+                    d = appearance.distance(t.look, look)
+                    if d is not None:
+                        sim[i, j] -= cfg.colour_weight * float(np.clip((d - cfg.colour_free) / cfg.colour_span, 0, 1))
         return sim
+
+    def _appearances(self, image: np.ndarray | None, dk: np.ndarray, dv: np.ndarray
+                     ) -> tuple[list[appearance.Appearance | None], list[bool]]:
+        """Each detection's own-pixel colours (None without a frame) and whether another
+        detection's box overlaps it (its pixels may be someone else's)."""
+        n = len(dk)
+        if image is None or self.config.colour_weight <= 0 or n == 0:
+            return [None] * n, [True] * n
+        kp = np.concatenate([dk, dv[:, :, None]], axis=2)
+        looks = [appearance.describe(image, k) for k in kp]
+        boxes = np.array([box_of(k, v, self.config.min_visibility) for k, v in zip(dk, dv, strict=True)])
+        iou = iou_matrix(boxes, boxes)
+        np.fill_diagonal(iou, 0.0)
+        return [x if x.usable() else None for x in looks], [bool(r.max() > 0.15) for r in iou]
 
     def _absorb(self, tr: Track, pose: Pose, kp: np.ndarray, vis: np.ndarray, image: np.ndarray | None,
                 f: int) -> None:
@@ -466,6 +509,22 @@ class Tracker:
             if h is not None:
                 tr.hist = h if tr.hist is None else 0.8 * tr.hist + 0.2 * h
         tr.pending.append(pose)
+
+    def _learn_look(self, tr: Track, c: int) -> None:
+        look = self._looks[c] if c < len(self._looks) else None
+        if look is None or self._crowded[c]:
+            return
+        if tr.look is None:
+            tr.look = look
+            return
+
+        def ema(old, new):
+            if old is None or new is None:
+                return new if old is None else old
+            m = 0.8 * old + 0.2 * new
+            return m / m.sum()
+
+        tr.look = appearance.Appearance(ema(tr.look.torso, look.torso), ema(tr.look.legs, look.legs))
 
     def _reid_cost(self, new: Track, old: Track, f: int) -> float:
         """0 (same person) .. 1+ (someone else) from size, proportions, position, colour."""
