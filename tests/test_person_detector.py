@@ -124,3 +124,29 @@ def test_a_corrupt_detector_is_an_error(detector_path, tmp_path):
     (tmp_path / detector_path.name).write_bytes(detector_path.read_bytes()[:10000])
     with pytest.raises(ModelError, match="corrupt"):
         pd.load(tmp_path)
+
+
+def test_large_frame_crops_only_where_the_proposers_disagree(still_engine, monkeypatch):
+    """A frame >= 1000 px gets the 8 extra person-detector crops only when the face-keyed detector
+    (whole frame and tiles) and the whole-frame boxes do not already agree on everyone: on a single
+    runner in a 1280x720 MPII frame one call, with the same poses as with the crops; on the
+    1920x1080 PoseTrack plaza, where the crops box dancers the whole frame misses, all nine."""
+    from edgepose.inference import topdown
+
+    def calls_and_poses(parts):
+        img = cv2.imread(str(need_data(*parts)))
+        before = still_engine.persons.calls
+        poses = still_engine.detect_image(img)
+        return still_engine.persons.calls - before, poses
+
+    runner = ("keypoints", "mpii", "060754485.jpg")
+    n, skipped = calls_and_poses(runner)
+    assert n == 1 and len(skipped) >= 1
+    monkeypatch.setattr(topdown, "proposers_agree", lambda base, boxes: False)
+    n_all, with_crops = calls_and_poses(runner)
+    assert n_all == 1 + len(pd.crop_regions(1280, 720))
+    assert len(with_crops) == len(skipped)
+    assert all(np.allclose(a.keypoints, b.keypoints) for a, b in zip(skipped, with_crops, strict=True))
+    monkeypatch.undo()
+    n, _ = calls_and_poses(("keypoints", "posetrack18", "images", "val", "012834_mpii_test", "000000.jpg"))
+    assert n == 1 + len(pd.crop_regions(1920, 1080))

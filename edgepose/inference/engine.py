@@ -420,7 +420,13 @@ class PoseEngine:
         boxes = None
         from_boxes: list[topdown.Candidate] = []
         if self.persons is not None:
-            boxes = self.persons.detect_all(image)
+            boxes = self.persons.detect(image)
+            h, w = image.shape[:2]
+            # The crops of a large frame find people too small for both whole-frame proposers;
+            # where the face-keyed detector (whole frame and tiles) and the whole-frame boxes
+            # already agree on every person, they are skipped (8 of the 9 person-detector calls).
+            if persons.wants_crops(w, h) and not topdown.proposers_agree(base, boxes):
+                boxes = self.persons.add_crops(image, boxes)
             self.stats.person_calls = self.persons.calls
             from_boxes = self._from_boxes(image, boxes[: 4 * self.config.max_people + 4])
         kept = topdown.rank(topdown.merge(base, from_boxes, boxes))[: self.config.max_people]

@@ -196,13 +196,25 @@ class PersonDetector:
         merged by NMS."""
         h, w = image.shape[:2]
         boxes = self.detect(image)
-        if crops or (crops is None and max(h, w) >= CROPS_FROM):
-            for region in crop_regions(w, h):
-                boxes += self.detect(image, region)
-            if boxes:
-                arr = np.array([b.as_array() for b in boxes])
-                boxes = [boxes[i] for i in nms(arr, np.array([b.score for b in boxes]), self.nms_iou)]
+        if crops or (crops is None and wants_crops(w, h)):
+            boxes = self.add_crops(image, boxes)
         return boxes
+
+    def add_crops(self, image: np.ndarray, boxes: list[PersonBox]) -> list[PersonBox]:
+        """``boxes`` of the whole frame merged (NMS) with the boxes of the overlapping crops."""
+        h, w = image.shape[:2]
+        boxes = list(boxes)
+        for region in crop_regions(w, h):
+            boxes += self.detect(image, region)
+        if boxes:
+            arr = np.array([b.as_array() for b in boxes])
+            boxes = [boxes[i] for i in nms(arr, np.array([b.score for b in boxes]), self.nms_iou)]
+        return boxes
+
+
+def wants_crops(w: int, h: int) -> bool:
+    """A frame large enough that people far away are too small for the whole-frame pass."""
+    return max(w, h) >= CROPS_FROM
 
 
 CROPS_FROM = 1000

@@ -128,6 +128,17 @@ def box_support(kp: np.ndarray, boxes: Sequence[PersonBox], min_vis: float = 0.5
     return best
 
 
+def proposers_agree(base: Sequence[Candidate], boxes: Sequence[PersonBox], share: float = 0.5) -> bool:
+    """The face-keyed path and the whole-frame person boxes found the same people: someone was
+    found, every base pose has ``share`` of its visible body in a box, and every box holds
+    ``share`` of some base pose's visible body."""
+    if not base or not boxes:
+        return False
+    if any(box_support(c.keypoints, boxes) < share for c in base):
+        return False
+    return all(any(box_support(c.keypoints, [b]) >= share for c in base) for b in boxes)
+
+
 def spans_two_people(kp: np.ndarray, boxes: Sequence[PersonBox], min_vis: float = 0.5) -> bool:
     """The pose's hips/shoulders sit in one person box, while a wrist, knee or ankle it sees sits
     deep inside a *different* person's box, outside its own (a crop holding two people whose
