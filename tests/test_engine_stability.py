@@ -1,13 +1,27 @@
 """Stable decisions: imperceptible noise must not change who is found, nor move keypoints far.
 
 Each image gets ±1 grey level of seeded random noise (what re-encoding or another machine's float
-rounding amounts to). What holds today, and is asserted: every person the engine is sure of
-(score >= 0.6) is found again (OKS >= 0.85 with a pose of the noisy image), and the median of
-their visible body keypoints moves by at most 2 % of their height; the same image twice gives
-identical poses. What the issue asks and is NOT reached (measured, docs/benchmarks.md): doubtful
-people (score under ~0.55: fragments, half-hidden people) appear or vanish under the noise, and
-single joints of sure people move up to 4-14 % of their height (the landmark model's own
-sensitivity to its crop); so the per-keypoint 2 % bound is not asserted.
+rounding amounts to). The issue's target: no change in who is found, and no keypoint with
+visibility >= 0.5 moving more than 2 % of that person's height. What holds, and is asserted:
+
+* the same image twice gives identical poses;
+* every person the engine is sure of (score >= 0.6) is found again (OKS >= 0.85 with a pose of the
+  noisy image), and the median of their visible body keypoints moves by at most 2 % of their
+  height (four images with crowds, occlusion and reflections).
+
+What is NOT reached, and why (measured here, docs/benchmarks.md "Noise stability"): the landmark
+network itself. Shown the *very same crop* (the engine's own final ROI) of the noisy image, it
+moves at least one visible keypoint by more than 2 % of the person's height for 24 of the 67
+people found (every joint group: face 6 %, shoulders to wrists 7 %, hands 10 %, hips to ankles
+9 %, feet 15 % of their visible points; worst 10 % of the height, at visibility 0.95 too), and a
+ROI moved by under a pixel moves about 30 % of all visible keypoints by more than 2 %. Every ROI
+the engine uses comes from model outputs the noise moves, so no choice of ROI, tile, NMS or
+ranking rule can hold the per-keypoint bound; snapping ROIs to a grid (same crop for both images
+most of the time) cut the keypoints over 2 % from 29 % to 7 % but cost 1.5-2 points of PCK@0.2
+(0.904 -> 0.886), below the issue's 0.90, so it was not taken.
+:func:`test_the_real_target_on_every_still` measures the full target on every shared still and
+asserts it gets no worse than measured; :func:`test_the_same_crop_moves_keypoints_too` pins the
+cause.
 """
 
 from __future__ import annotations
@@ -73,3 +87,96 @@ def test_one_grey_level_of_noise_keeps_the_people_the_engine_is_sure_of(still_en
             h = _height(p.keypoints)
             assert moved.size and float(np.median(moved)) <= 0.02 * h, (
                 f"seed {seed}: a person {h:.0f} px tall moved {np.median(moved):.1f} px (median, > 2 %)")
+
+
+def _stills() -> list:
+    root = need_data("keypoints")
+    return sorted(root.rglob("*.jpg")) + [sorted(need_data(*IMAGES[3]).iterdir())[12]]
+
+
+def _moves(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """How far each keypoint either pose calls visible (>= 0.5) moved, in shares of p's height."""
+    seen = (p[:, 2] >= 0.5) | (q[:, 2] >= 0.5)
+    return np.linalg.norm(p[:, :2] - q[:, :2], axis=1)[seen] / max(_height(p), 1.0)
+
+
+def test_the_real_target_on_every_still(still_engine):
+    """The issue's full target over every still under keypoints/ and a Bonn frame, noise seed 1:
+    every person found again (the same body: OKS >= 0.5), no other person appearing, every
+    keypoint with visibility >= 0.5 within 2 % of the person's height.
+
+    NOT reached (see the module docstring: the landmark network moves keypoints on the same crop).
+    Measured 2026-12-02 (x86, lean float landmark model, deterministic run to run): 67 people
+    found; 9 not found again, 12 new; of the 58 found again, 46 have a keypoint beyond 2 %; 29.3 %
+    of their visible keypoints are. Asserted: no worse than that, with one person / one point of
+    slack for another machine's float rounding (so a change that makes it worse fails); the
+    figures are printed against the target.
+    """
+    people = lost = new = bad_people = 0
+    moved: list[np.ndarray] = []
+    for path in _stills():
+        img = cv2.imread(str(path))
+        ref = still_engine.detect_image(img)
+        got = still_engine.detect_image(_noisy(img, 1))
+        used: set[int] = set()
+        for p in ref:
+            people += 1
+            sims = [topdown.oks(p.keypoints, q.keypoints) for q in got]
+            j = int(np.argmax(sims)) if sims else -1
+            if j < 0 or sims[j] < 0.5:
+                lost += 1
+                continue
+            used.add(j)
+            m = _moves(p.keypoints, got[j].keypoints)
+            moved.append(m)
+            bad_people += bool((m > 0.02).any())
+        new += len(got) - len(used)
+    allm = np.concatenate(moved)
+    share = float((allm > 0.02).mean())
+    print(f"people {people}, not found again {lost}, new {new}; found again with a keypoint beyond 2 %: "
+          f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f} (target: 0, 0, 0, 0)")
+    assert people >= 60
+    assert lost <= 10 and new <= 13
+    assert share <= 0.31
+
+
+def test_the_same_crop_moves_keypoints_too(still_engine):
+    """The cause of what the test above does not reach: the landmark network on the same ROI of
+    the clean and the noisy photos. For the people the engine is sure of (score >= 0.6) the pose
+    flag and the body's median keypoint barely move (asserted: flag within 0.05, median body
+    keypoint within 1 % of the height), yet single keypoints of some people move by more than 2 %,
+    and doubtful people move as a whole -- no pipeline decision is involved.
+    """
+    lm = still_engine.landmarks
+    worst = []
+    for parts in IMAGES:
+        img = _image(parts)
+        noisy = _noisy(img, 1)
+        for p, roi in _final_rois(still_engine, img):
+            a, b = lm.run(img, roi), lm.run(noisy, roi)
+            h = max(_height(a.keypoints), 1.0)
+            body = float(np.median(np.linalg.norm(a.keypoints[11:29, :2] - b.keypoints[11:29, :2], axis=1))) / h
+            worst.append((round(p.score, 2), round(float(_moves(a.keypoints, b.keypoints).max()), 3), round(body, 3)))
+            if p.score >= SURE:
+                assert abs(a.score - b.score) <= 0.05 and body <= 0.01, (parts, p.score, a.score, b.score, body)
+    print("score, worst keypoint and median body keypoint move on the same crop (share of height):", worst)
+    assert sum(s >= SURE for s, _, _ in worst) >= 8
+    assert max(w for _, w, _ in worst) > 0.02, "the network is now stable on a fixed crop: tighten the tests above"
+
+
+def _final_rois(engine, img: np.ndarray) -> list:
+    """Each reported pose with the ROI of the landmark pass it came from."""
+    seen: list = []
+    real = engine.landmarks.run
+
+    def spy(image, roi):
+        r = real(image, roi)
+        seen.append(r)
+        return r
+
+    engine.landmarks.run = spy
+    try:
+        poses = engine.detect_image(img)
+    finally:
+        engine.landmarks.run = real
+    return [(p, next(r.roi for r in seen if np.array_equal(r.keypoints, p.keypoints))) for p in poses]
