@@ -98,12 +98,14 @@ def test_bonn_sequence_every_performer_tracked(bonn_run):
     assert poses and all(isinstance(p["id"], int) for p in poses)
     assert all(len(p["keypoints"]) == 33 and len(p["coco17"]) == 17 and p["layout"] == "blazepose33" for p in poses)
     total, found, switches, per_frame = _score(rows)
-    # Measured on this machine: 94 of 100 found, 0 switches; every person found in 19 of the 25
-    # frames, 3 of 4 in the rest (docs/benchmarks.md). Floors:
+    # Measured on this machine: 99 of 100 found, 0 switches; every person found in 24 of the 25
+    # frames -- the woman in green behind the woman in pink (frames 20-25) is followed with the
+    # one in front painted out (edgepose.analyze.backward); 94 and 19 frames before
+    # (docs/benchmarks.md). Floors (the target of issue 13: recall >= 0.97, 0 switches):
     assert total == 100
-    assert found / total >= 0.90
+    assert found / total >= 0.97
     assert switches == 0
-    assert min(per_frame) >= 0.75 and sum(f == 1.0 for f in per_frame) >= 17
+    assert min(per_frame) >= 0.75 and sum(f == 1.0 for f in per_frame) >= 23
 
 
 def test_bonn_exports_report_and_video(bonn_run):

@@ -77,7 +77,7 @@ def test_backward_pass_tracks_a_dancer_from_the_first_frame_she_is_visible(tmp_p
     first = min(r["frame"] for r in _rows(tmp_path / "on") if _right(r))
     assert first <= 2, first
     assert res.pass1.backward_poses >= 6
-    off = analyze(src, tmp_path / "off", replace(FAST, backward=None))
+    analyze(src, tmp_path / "off", replace(FAST, backward=None))
     first_off = min(r["frame"] for r in _rows(tmp_path / "off") if _right(r))
     assert first_off >= 5            # without it she starts where the search found her
 

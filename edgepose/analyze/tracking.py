@@ -18,6 +18,12 @@ poses of a tentative track receive their id retroactively when it is confirmed: 
 writes poses out holds each frame for :attr:`Tracker.latency` frames (see
 ``edgepose.analyze.runner``).
 
+When frames are given, the colours of each person's own torso and leg pixels
+(:mod:`edgepose.analyze.appearance`) also enter the match: two people crossing at the same size
+do not swap tracks. ``edgepose analyze`` uses the tracker for track *fragments* only
+(:attr:`Tracker.last_uids`); its own ids come from :mod:`edgepose.analyze.relink`, which joins
+the fragments over the whole clip.
+
 Everything works on the COCO-17 subset of a pose, so ``blazepose33`` and ``coco17`` poses can be
 tracked alike.
 """
