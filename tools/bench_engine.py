@@ -11,7 +11,8 @@ peak RSS; MediaPipe's pipeline on the same frames beside it.
 detector and motion lock-on on) -- against MediaPipe's ``pose.process()`` on the same decoded
 frames, in rounds of edgepose / MediaPipe / edgepose; each round's ratio takes the slower of its
 two edgepose runs, so load that drifts during a round counts against edgepose (also given: the
-mean of the two; minimum and median over the rounds; and the best run of each side).
+mean of the two; minimum and median over the rounds; the best run of each side; and the ratio of
+median frame times, MediaPipe's over the slower edgepose run's, which bursts of load move least).
 
 Every comparison is made in one run on one machine; the figures go to docs/benchmarks.md.
 """
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -96,11 +98,14 @@ def _live_run(frames: list, threads: int, fps_video: float) -> dict:
     from edgepose.config import loads
 
     eng = make_engine(EngineConfig.from_config(loads(f"[model]\nthreads = {threads}\n")))
-    t = time.perf_counter()
-    with_pose = sum(bool(eng.process(f, i / fps_video)) for i, f in enumerate(frames))
-    dt = time.perf_counter() - t
+    per_frame, with_pose = [], 0
+    for i, f in enumerate(frames):
+        t = time.perf_counter()
+        with_pose += bool(eng.process(f, i / fps_video))
+        per_frame.append(time.perf_counter() - t)
     st = eng.stats
-    return {"fps": round(len(frames) / dt, 2), "with_pose": f"{with_pose}/{len(frames)}",
+    return {"fps": round(len(frames) / sum(per_frame), 2), "median_ms": round(1000 * float(np.median(per_frame)), 3),
+            "with_pose": f"{with_pose}/{len(frames)}",
             "person_detector_calls": st.person_calls, "detector_frames": st.detector_frames,
             "landmark_calls": st.landmark_calls}
 
@@ -125,11 +130,16 @@ def live_vs_mediapipe(video: Path, threads: int, rounds: int) -> dict:
             s = mb.run_video(video, Path(tmp) / "mp.jsonl")
         after = _live_run(frames, threads, fps_video)
         slower = min(before["fps"], after["fps"])
+        slower_median = max(before["median_ms"], after["median_ms"])
         out["rounds"].append({"edgepose_before": before, "mediapipe": {"fps_process_only": s.fps,
+                              "median_ms": s.median_ms,
                               "with_pose": f"{s.with_pose}/{s.frames}"}, "edgepose_after": after,
+                              "ratio_median_frame_time": round(s.median_ms / slower_median, 2) if s.median_ms else None,
                               "ratio_slower_edgepose_vs_mediapipe": round(slower / s.fps, 2) if s.fps else None,
                               "ratio_mean_edgepose_vs_mediapipe":
                                   round((before["fps"] + after["fps"]) / 2 / s.fps, 2) if s.fps else None})
+    med = sorted(r["ratio_median_frame_time"] for r in out["rounds"] if r["ratio_median_frame_time"])
+    out["ratio_median_frame_time_min"] = med[0] if med else None
     for key in ("slower", "mean"):
         ratios = sorted(r[f"ratio_{key}_edgepose_vs_mediapipe"] for r in out["rounds"]
                         if r[f"ratio_{key}_edgepose_vs_mediapipe"])
