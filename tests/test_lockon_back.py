@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 from edgepose.config import loads
-from edgepose.inference import models, topdown
 from edgepose.inference import person_detector as pd
+from edgepose.inference import topdown
 from edgepose.inference.engine import PERSON_SEARCH_S, EngineConfig, PoseEngine, make_engine
 from edgepose.pose import Pose
 from tests.conftest import need_data
@@ -73,7 +73,8 @@ def _live_engine(max_people: int) -> PoseEngine:
     # `edgepose run`'s mapping from a device config; 2 threads for this 2-core test machine.
     cfg = EngineConfig.from_config(loads("[model]\nthreads = 2\n"), max_people=max_people)
     assert cfg.person_detector and cfg.motion and cfg.person_every == 3
-    models.verified_path("person_detector", cfg.models_dir)  # the face-free detector is in use
+    if pd.load(cfg.models_dir) is None:  # the face-free detector must be in use
+        pytest.skip("person detector not fetched: edgepose models fetch person-detector")
     return make_engine(cfg)
 
 
