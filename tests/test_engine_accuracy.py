@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def scored(still_engine, shared_tools, data_dir):
+def scored(still_poses, shared_tools, data_dir):
     cc, coco_eval = shared_tools
     gts = {f: coco_eval.normalise_gt(json.load(open(f)))[0] for f in cc.gt_files(data_dir)}
     cache: dict = {}
@@ -20,7 +20,7 @@ def scored(still_engine, shared_tools, data_dir):
     def poses_of(f, im):
         p = (f.parent / im["file_name"]).resolve()
         if p not in cache:
-            cache[p] = [x.to_json() for x in still_engine.detect_image(cv2.imread(str(p)))]
+            cache[p] = [x.to_json() for x in still_poses.detect_image(cv2.imread(str(p)))]
         return cache[p]
 
     result = cc.score_poses(gts, poses_of)
