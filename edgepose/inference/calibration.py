@@ -104,6 +104,12 @@ def _background_from_frame(rgb: np.ndarray, model) -> list[np.ndarray]:
 
 
 def _calibration_sources(data_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The clips and photos under ``data_dir`` outside the evaluation folders; a clear error when
+    the folder is missing or holds none."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ModelError(f"calibration data folder {data_dir} does not exist; pass a folder of videos or "
+                         "photos of people (e.g. ../shared/data)")
     videos, images = [], []
     for f in sorted(data_dir.rglob("*")):
         rel = f.relative_to(data_dir).parts
@@ -113,6 +119,9 @@ def _calibration_sources(data_dir: Path) -> tuple[list[Path], list[Path]]:
             videos.append(f)
         elif f.suffix.lower() in IMAGE_EXTS:
             images.append(f)
+    if not videos and not images:
+        raise ModelError(f"no videos or images under {data_dir} outside {', '.join(EVALUATION_FOLDERS)}/ "
+                         "to calibrate on")
     return videos, images
 
 
@@ -137,13 +146,7 @@ def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = No
     Deterministic: the same files give the same crops in the same order.
     """
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise ModelError(f"calibration data folder {data_dir} does not exist; pass a folder of videos or "
-                         "photos of people (e.g. ../shared/data)")
     videos, images = _calibration_sources(data_dir)
-    if not videos and not images:
-        raise ModelError(f"no videos or images under {data_dir} outside {', '.join(EVALUATION_FOLDERS)}/ "
-                         "to calibrate on")
     from edgepose.inference.blazepose import LandmarkModel
     from edgepose.inference.models import verified_path
 
@@ -206,13 +209,7 @@ def detector_calibration_frames(data_dir: Path, n: int = 64) -> list[np.ndarray]
     from edgepose.inference.person_detector import letterbox
 
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise ModelError(f"calibration data folder {data_dir} does not exist; pass a folder of videos or "
-                         "photos of people (e.g. ../shared/data)")
     videos, images = _calibration_sources(data_dir)
-    if not videos and not images:
-        raise ModelError(f"no videos or images under {data_dir} outside {', '.join(EVALUATION_FOLDERS)}/ "
-                         "to calibrate on")
     from_videos = n if not images else (n // 2 if videos else 0)
     frames: list[np.ndarray] = []
     if videos:
