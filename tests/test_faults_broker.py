@@ -243,11 +243,32 @@ c.loop_stop()
 """
 
 
-def _rss_kib() -> int:
+# The device in a process of its own, so that its memory is only its own (measured in the test
+# process, the other tests' threads and caches moved it by 11 MiB in a full run). It prints its
+# peak RSS (VmHWM) once connected, waits for a line on stdin, then prints the commands it got,
+# its peak RSS and whether it is still connected.
+_DEVICE = """
+import json, sys
+from pathlib import Path
+from edgepose.telemetry.publisher import Telemetry
+from edgepose.telemetry.settings import MqttSettings
+
+def hwm():
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("VmHWM:"):
             return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+
+port, state = int(sys.argv[1]), Path(sys.argv[2])
+t = Telemetry(MqttSettings(host="127.0.0.1", port=port, device_id="unit-m"), state)
+got = []
+t.on_command(lambda cmd: got.append(cmd.action))
+t.start()
+ok = t.wait_connected(10) and t.commands_ready.wait(10)
+print(json.dumps({"ready": bool(ok), "hwm_kib": hwm()}), flush=True)
+sys.stdin.readline()
+print(json.dumps({"got": got, "hwm_kib": hwm(), "connected": t.connected}), flush=True)
+t.close()
+"""
 
 
 @pytest.mark.parametrize("size_mib", [32])
@@ -255,25 +276,23 @@ def test_oversized_command_never_reaches_the_device(tmp_path: Path, size_mib: in
     """The client announces Maximum Packet Size in CONNECT: Mosquitto drops a bigger PUBLISH for
     it instead of delivering, so the device neither buffers it nor answers it; a normal command
     right after still works."""
-    from mqtt_broker import Subscriber
+    import json
 
-    from edgepose.telemetry.publisher import Telemetry
+    from mqtt_broker import Subscriber
 
     d = tmp_path / "broker"
     d.mkdir()
     b = Broker(d, persistence=False).start()
     sub = Subscriber(b.port, ["edgepose/unit-m/cmd/result"])
-    got: list[str] = []
+    dev = subprocess.Popen([sys.executable, "-c", _DEVICE, str(b.port), str(tmp_path / "state")],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parents[1])
     try:
-        t = Telemetry(MqttSettings(host="127.0.0.1", port=b.port, device_id="unit-m"), tmp_path / "state")
-        t.on_command(lambda cmd: got.append(cmd.action))
-        t.start()
-        assert t.wait_connected(10) and t.commands_ready.wait(10)
-        before = _rss_kib()
+        first = json.loads(dev.stdout.readline())
+        assert first["ready"], "the device did not connect and subscribe to its commands"
         big = tmp_path / "big.json"
         with open(big, "wb") as fh:
             fh.write(b'{"action":"start","pad":"' + b"x" * (size_mib << 20) + b'"}')
-        # publish from another process, so only the device's memory is measured here
         for payload in (f"@{big}", '{"action":"stop","request_id":"after"}'):
             subprocess.run([sys.executable, "-c", _PUBLISH, str(b.port), "edgepose/unit-m/cmd", payload],
                            check=True, timeout=120)
@@ -281,12 +300,17 @@ def test_oversized_command_never_reaches_the_device(tmp_path: Path, size_mib: in
         time.sleep(0.5)
         results = sub.json("cmd/result")
         assert [r.get("request_id") for r in results] == ["after"], results
-        assert got == ["stop"]
-        grew = (_rss_kib() - before) / 1024
-        assert grew < size_mib / 4, f"device grew {grew:.0f} MiB for a {size_mib} MiB command"
-        assert t.connected, "the device stays connected"
-        t.close()
+        dev.stdin.write("done\n")
+        dev.stdin.flush()
+        last = json.loads(dev.stdout.readline())
+        assert last["got"] == ["stop"], last
+        grew = (last["hwm_kib"] - first["hwm_kib"]) / 1024
+        assert grew < size_mib / 4, f"device's peak memory grew {grew:.1f} MiB for a {size_mib} MiB command"
+        assert last["connected"], "the device stays connected"
+        assert dev.wait(15) == 0
     finally:
+        if dev.poll() is None:
+            dev.kill()
         sub.close()
         b.stop()
 
