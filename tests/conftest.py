@@ -12,6 +12,7 @@ from tests.pg_server import pg_server, pg_url  # noqa: F401  (one PostgreSQL ser
 ROOT = Path(__file__).resolve().parents[1]
 DATA = (ROOT / ".." / "shared" / "data").resolve()
 SHARED_TOOLS = (ROOT / ".." / "shared" / "tools").resolve()
+MODEL_CACHE = ROOT / "models" / "cache"  # the npm tarballs the model fetches download, kept
 
 
 def need_data(*parts: str) -> Path:
@@ -21,9 +22,37 @@ def need_data(*parts: str) -> Path:
     return p
 
 
+def needs_pose_models(module: str, *data: Path) -> pytest.MarkDecorator:
+    """A module's ``pytestmark`` for tests that run the real BlazePose engine: skip (and say why on
+    stderr) unless its two models verify and every path of ``data`` exists."""
+    why = None
+    try:
+        from edgepose.inference import models
+
+        models.verified_path("pose_detection")
+        models.verified_path("pose_landmark_full")
+    except Exception as e:  # noqa: BLE001 - any reason the real models cannot load
+        why = f"pose models not available ({e})"
+    missing = [p for p in data if not p.exists()]
+    if why is None and missing:
+        why = f"shared data missing: {missing[0]}"
+    if why:
+        print(f"{module} skipped: {why}", file=sys.stderr)
+    return pytest.mark.skipif(why is not None, reason=why or "")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return need_data()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A history database URL, once for SQLite (in the test's folder) and once for the session's
+    real PostgreSQL server (tests.pg_server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.sqlite'}"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +65,20 @@ def shared_tools():
     import coco_eval
 
     return check_contracts, coco_eval
+
+
+@pytest.fixture(scope="session")
+def person_detector_path() -> Path:
+    """The verified float16 person detector (CenterNet), fetched (tarball kept in MODEL_CACHE) the
+    first time on a fresh machine."""
+    from edgepose.errors import ModelError
+    from edgepose.inference import models
+
+    try:
+        return models.verified_path("person_detector")
+    except ModelError:
+        models.fetch(["person-detector"], cache=MODEL_CACHE)
+        return models.verified_path("person_detector")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,27 +18,12 @@ from edgepose.analyze.runner import AnalyzeConfig, analyze
 from edgepose.analyze.tracking import oks_matrix
 from edgepose.cli import main as cli_main
 from edgepose.errors import SourceError
+from tests.conftest import needs_pose_models
 
 SINGLE = DATA / "video" / "dance_single_office.mp4"
 
 
-def _engine_ready() -> str | None:
-    try:
-        from edgepose.inference import models
-
-        models.verified_path("pose_detection")
-        models.verified_path("pose_landmark_full")
-    except Exception as e:  # noqa: BLE001 - any reason the real models cannot load
-        return f"pose models not available ({e})"
-    if not BONN.exists():
-        return f"shared data missing: {BONN}"
-    return None
-
-
-_why = _engine_ready()
-pytestmark = pytest.mark.skipif(_why is not None, reason=_why or "")
-if _why:
-    print(f"test_analyze skipped: {_why}", file=sys.stderr)
+pytestmark = needs_pose_models("test_analyze", BONN)
 
 
 def _rows(path: Path) -> list[dict]:

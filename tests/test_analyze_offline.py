@@ -5,39 +5,22 @@ people (never two people who are in view together), and one body gets one pose."
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from test_tracking_data import DATA
 
 from edgepose.analyze.relink import one_body
 from edgepose.analyze.runner import AnalyzeConfig, analyze
+from tests.conftest import needs_pose_models
 
 SINGLE = DATA / "video" / "dance_single_office.mp4"
 TRIO = DATA / "video" / "dance_trio.mp4"
 
 
-def _ready() -> str | None:
-    try:
-        from edgepose.inference import models
-
-        models.verified_path("pose_detection")
-        models.verified_path("pose_landmark_full")
-    except Exception as e:  # noqa: BLE001 - any reason the real models cannot load
-        return f"pose models not available ({e})"
-    if not SINGLE.exists() or not TRIO.exists():
-        return f"shared data missing: {SINGLE.parent}"
-    return None
-
-
-_why = _ready()
-pytestmark = pytest.mark.skipif(_why is not None, reason=_why or "")
-if _why:
-    print(f"test_analyze_offline skipped: {_why}", file=sys.stderr)
+pytestmark = needs_pose_models("test_analyze_offline", SINGLE, TRIO)
 
 FAST = AnalyzeConfig(people=4, annotate=False, report=False)
 

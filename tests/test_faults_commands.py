@@ -26,6 +26,7 @@ from edgepose.telemetry.publisher import Telemetry
 from edgepose.telemetry.settings import MqttSettings
 from tests.conftest import need_data
 from tests.conftest import wait_for as _wait_for
+from tests.unit_config import headless_unit_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-c", "import sys; from edgepose.cli import main; sys.exit(main())"]
@@ -180,28 +181,6 @@ def test_a_message_refused_by_the_broker_is_quarantined_with_its_reason(tmp_path
 
 # --------------------------------------------------------------------------- item 3: retained commands
 
-BASE = """
-[device]
-id = "unit-rt"
-state_dir = "{state}"
-cache_dir = "{state}/cache"
-[program]
-countdown_s = 0
-summary_s = 0
-cycle = ["jump-rope", "squat"]
-[gpio]
-enabled = false
-[display]
-kind = "none"
-[audio]
-enabled = false
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-protocol = "{protocol}"
-"""
-
-
 def _publish(port: int, topic: str, payload: str, retain: bool) -> None:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}", protocol=mqtt.MQTTv311)
     c.connect("127.0.0.1", port)
@@ -220,7 +199,7 @@ def test_a_retained_start_does_not_start_a_session_when_serve_comes_up(broker: B
     video = need_data("exercise", "jump_rope_quva023.mp4")
     # e.g. a dashboard that published its start button with the retain flag
     _publish(broker.port, "edgepose/unit-rt/cmd", '{"action": "start", "request_id": "stale"}', retain=True)
-    cfg = loads(BASE.format(state=tmp_path, port=broker.port, protocol=protocol))
+    cfg = loads(headless_unit_toml("unit-rt", tmp_path, broker.port, ("jump-rope", "squat"), protocol))
     sub = Subscriber(broker.port, ["edgepose/unit-rt/cmd/result"])
     app = Appliance(cfg, source=str(video))
     states: list[State] = []

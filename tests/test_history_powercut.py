@@ -15,30 +15,12 @@ import pytest
 
 from tests.conftest import need_data
 from tests.mqtt_broker import Broker, Subscriber, broker_fixture  # noqa: F401  (the "broker" fixture)
+from tests.unit_config import headless_unit_toml
 
 pytest.importorskip("sqlalchemy")
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = "pc-unit"
-CONFIG = """
-[device]
-id = "{unit}"
-state_dir = "{state}"
-cache_dir = "{state}/cache"
-[program]
-countdown_s = 0
-summary_s = 0
-cycle = ["squat"]
-[gpio]
-enabled = false
-[display]
-kind = "none"
-[audio]
-enabled = false
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-"""
 
 
 def _serve(cfg: Path, video: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -54,7 +36,7 @@ def test_power_cut_mid_session_keeps_the_client(broker: Broker, tmp_path: Path) 
     video = need_data("exercise", "squat_side_gym.mp4")
     state = tmp_path / "unit"
     cfg = tmp_path / "edgepose.toml"
-    cfg.write_text(CONFIG.format(unit=UNIT, state=state, port=broker.port))
+    cfg.write_text(headless_unit_toml(UNIT, state, broker.port))
     ing = InProcessIngest(broker.port, f"sqlite:///{tmp_path / 'history.sqlite'}", tmp_path)
     sub = Subscriber(broker.port, [f"edgepose/{UNIT}/#"], client_id="watch")
     staff = raw_client(broker.port, "staff")

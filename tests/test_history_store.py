@@ -14,13 +14,6 @@ from edgepose.history.errors import StoreError  # noqa: E402
 from edgepose.history.store import open_store  # noqa: E402
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'history.sqlite'}"
-    return request.getfixturevalue("pg_url")
-
-
 def summary(i: int, device: str = "unit-1", client: str | None = None, reps: int = 3) -> dict:
     t = 1_790_000_000.0 + 60 * i
     p = {"schema": "edgepose.session.summary/1", "msg_id": f"msg-{device}-{i}", "device_id": device,

@@ -17,29 +17,18 @@ import pytest
 from edgepose.errors import ModelError
 from edgepose.inference import models
 from edgepose.inference import person_detector as pd
-from tests.conftest import ROOT, need_data
-
-CACHE = ROOT / "models" / "cache"
+from tests.conftest import MODEL_CACHE, need_data
 
 
 @pytest.fixture(scope="module")
-def detector_path():
-    try:
-        return models.verified_path("person_detector")
-    except ModelError:
-        models.fetch(["person-detector"], cache=CACHE)
-        return models.verified_path("person_detector")
+def detector(person_detector_path):
+    return pd.PersonDetector(person_detector_path)
 
 
-@pytest.fixture(scope="module")
-def detector(detector_path):
-    return pd.PersonDetector(detector_path)
-
-
-def test_converted_file_is_the_pinned_one_and_refetch_is_a_noop(detector_path):
+def test_converted_file_is_the_pinned_one_and_refetch_is_a_noop(person_detector_path):
     entry = models.load_manifest()[0]["person_detector"]
-    assert models.sha256_of(detector_path) == entry.sha256
-    assert models.fetch(["person-detector"], cache=CACHE) == {"person_detector": "present"}
+    assert models.sha256_of(person_detector_path) == entry.sha256
+    assert models.fetch(["person-detector"], cache=MODEL_CACHE) == {"person_detector": "present"}
 
 
 def test_model_facts_on_the_converted_file(detector):
@@ -91,13 +80,13 @@ def test_decode_keeps_persons_above_threshold_and_suppresses_duplicates():
     assert roi.rotation == 0.0 and roi.size == pytest.approx(1.25 * 400)
 
 
-def test_person_recall_on_the_shared_images(detector_path, data_dir):
+def test_person_recall_on_the_shared_images(person_detector_path, data_dir):
     """IoU >= 0.5 recall 0.87 on the 133 annotated people (BlazePose's detector: 0.35 by the
     fairer ROI measure), and no false box on the 25 Bonn frames where everyone is annotated."""
     import tools.person_recall as pr
 
     boxes_found = people = false_bonn = 0
-    det = pd.PersonDetector(detector_path)
+    det = pd.PersonDetector(person_detector_path)
     for path, gt_boxes, _, name in pr._gt(data_dir):
         found = det.detect(cv2.imread(str(path)))
         hits, false = pr._match_iou([b.as_array() for b in found], gt_boxes)
@@ -120,8 +109,8 @@ def test_a_missing_detector_is_said_once_and_gives_none(tmp_path, caplog, monkey
     assert "edgepose models fetch person-detector" in said[0]
 
 
-def test_a_corrupt_detector_is_an_error(detector_path, tmp_path):
-    (tmp_path / detector_path.name).write_bytes(detector_path.read_bytes()[:10000])
+def test_a_corrupt_detector_is_an_error(person_detector_path, tmp_path):
+    (tmp_path / person_detector_path.name).write_bytes(person_detector_path.read_bytes()[:10000])
     with pytest.raises(ModelError, match="corrupt"):
         pd.load(tmp_path)
 

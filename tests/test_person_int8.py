@@ -28,17 +28,6 @@ except ImportError:  # pragma: no cover - platform dependent
 
 pytestmark = pytest.mark.skipif(not HAVE_AEQ, reason="ai-edge-quantizer is not installable on this platform")
 
-CACHE = ROOT / "models" / "cache"
-
-
-@pytest.fixture(scope="module")
-def float_path():
-    try:
-        return models.verified_path("person_detector")
-    except ModelError:
-        models.fetch(["person-detector"], cache=CACHE)
-        return models.verified_path("person_detector")
-
 
 @pytest.fixture(scope="module")
 def frames(data_dir):
@@ -46,9 +35,9 @@ def frames(data_dir):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, float_path, frames):
+def built(tmp_path_factory, person_detector_path, frames):
     out = tmp_path_factory.mktemp("pint8") / "centernet_person_int8.tflite"
-    return int8.build_person_int8(float_path, out, frames)
+    return int8.build_person_int8(person_detector_path, out, frames)
 
 
 def test_calibration_frames_are_real_letterboxed_frames_outside_the_evaluation_set(frames, data_dir):
@@ -66,22 +55,22 @@ def test_calibration_frames_are_real_letterboxed_frames_outside_the_evaluation_s
     assert used and not set(used) & set(cal.EVALUATION_FOLDERS)
 
 
-def test_the_build_is_the_pinned_one_and_keeps_float_edges(built, float_path):
+def test_the_build_is_the_pinned_one_and_keeps_float_edges(built, person_detector_path):
     entry = models.load_manifest()[0]["person_detector_int8"]
     # deterministic: the same 64 frames and tool versions give the bytes the manifest pins
     assert built.sha256 == entry.sha256
     # measured: 117 of 233 ops in int8 (the MobileNetV3 trunk); 3.55 MB vs 4.16 MB float16
     assert 100 <= built.ops_quantized < built.ops_total
-    assert built.int8_bytes < float_path.stat().st_size
+    assert built.int8_bytes < person_detector_path.stat().st_size
     m = runtime.load(built.out_path, threads=2, expect_inputs=[(1, 512, 512, 3)], expect_outputs=[(1, 100, 6)])
     assert m.inputs[0].dtype == np.float32 and m.outputs[0].dtype == np.float32
 
 
-def test_int8_recall_stays_within_four_points_of_float16(built, float_path, data_dir):
+def test_int8_recall_stays_within_four_points_of_float16(built, person_detector_path, data_dir):
     sys.path.insert(0, str(ROOT / "tools"))
     import person_int8_eval as pe
 
-    res = pe.evaluate({"float16": float_path, "int8": built.out_path}, data_dir, threads=2, runs=1)
+    res = pe.evaluate({"float16": person_detector_path, "int8": built.out_path}, data_dir, threads=2, runs=1)
     f, q = res["models"]["float16"], res["models"]["int8"]
     # Measured on the 133 annotated people: float16 0.872 (116), int8 0.842 (112), no false box
     # on the Bonn frames for either, int8 boxes IoU 0.90 with float16's on average.
@@ -104,9 +93,9 @@ def test_the_manifest_checks_it_before_every_load(built, tmp_path):
         models.verified_path("person_detector_int8", tmp_path)
 
 
-def test_a_build_that_differs_from_the_pin_is_refused(tmp_path, float_path, data_dir):
+def test_a_build_that_differs_from_the_pin_is_refused(tmp_path, person_detector_path, data_dir):
     """Other calibration data give other bytes: not kept, and the message says why."""
-    shutil.copyfile(float_path, tmp_path / float_path.name)
+    shutil.copyfile(person_detector_path, tmp_path / person_detector_path.name)
     few = tmp_path / "data" / "yoga"
     few.mkdir(parents=True)
     for p in sorted((data_dir / "yoga" / "tree").glob("*"))[:2]:

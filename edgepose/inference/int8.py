@@ -326,6 +326,34 @@ def float_boundaries(model) -> int:
     return changed
 
 
+def _quantize_keeping_float_edges(folded: bytes, calibration: list[np.ndarray], outputs: list[str],
+                                  float_layers: tuple[str, ...], say: Progress, float_weights: str,
+                                  notes: list[str]) -> tuple[object, bytes]:
+    """The steps both builds share: ai-edge-quantizer's static int8 of the folded float model, the
+    float model's output names put back, and the int8 round trips removed where a graph input or
+    output is computed in float (said in ``notes``). Returns the model and bytes that hold it."""
+    qbytes = quantize_static_int8(folded, calibration, float_layers, say, float_weights=float_weights)
+    model = read_model(qbytes)
+    restore_output_names(model, outputs)
+    edges = float_boundaries(model)
+    if edges:
+        prune(model)
+        notes.append(f"{edges} graph inputs/outputs computed in float stay float (no int8 round trip)")
+        qbytes = write_model(model)
+        model = read_model(qbytes)
+    return model, qbytes
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` (mode 0644) through a ``.part`` file beside it: never a half-written model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] | None = None,
                progress: Progress | None = None, *, drop_segmentation: bool = True,
                float_layers: Iterable[str] = DEFAULT_FLOAT_LAYERS, float_weights: str = "fp16",
@@ -386,15 +414,8 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
         if c.shape[-3:] != (LANDMARK_INPUT, LANDMARK_INPUT, 3):
             raise ModelError(f"calibration crop {i} has shape {c.shape}; it must be 256x256x3 RGB in [0, 1]")
     float_layers = tuple(float_layers)
-    qbytes = quantize_static_int8(folded, calibration, float_layers, say, float_weights=float_weights)
-    model = read_model(qbytes)
-    restore_output_names(model, outputs)
-    edges = float_boundaries(model)
-    if edges:
-        prune(model)
-        notes.append(f"{edges} graph inputs/outputs computed in float stay float (no int8 round trip)")
-        qbytes = write_model(model)
-        model = read_model(qbytes)
+    model, qbytes = _quantize_keeping_float_edges(folded, calibration, outputs, float_layers, say, float_weights,
+                                                  notes)
     if bias_correction and float_layers:
         fixed = correct_head_biases(model, folded, qbytes, calibration, outputs)
         if fixed:
@@ -410,12 +431,7 @@ def build_int8(float_path: Path, out_path: Path, calibration: list[np.ndarray] |
     elif float_layers:
         notes.append(f"kept in float ({float_weights} weights): " + ", ".join(float_layers))
     total, nq = _count_ops(qbytes)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name, suffix=".part", dir=out_path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(qbytes)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out_path)
+    _write_atomically(out_path, qbytes)
     digest = sha256_of(out_path)
     out_path.with_name(out_path.name + ".sha256").write_text(f"{digest}  {out_path.name}\n")
     report = QuantizeReport(
@@ -518,24 +534,13 @@ def build_person_int8(float_path: Path, out_path: Path, frames: list[np.ndarray]
     except ModelError as e:
         raise ModelError(f"{float_path}: {e}; re-fetch it with `edgepose models fetch person-detector`") from None
     float_layers = tuple(float_layers)
-    qbytes = quantize_static_int8(folded, frames, float_layers, say, float_weights=float_weights)
-    model = read_model(qbytes)
-    restore_output_names(model, outputs)
-    edges = float_boundaries(model)
-    if edges:
-        prune(model)
-        notes.append(f"{edges} graph inputs/outputs computed in float stay float (no int8 round trip)")
+    model, _ = _quantize_keeping_float_edges(folded, frames, outputs, float_layers, say, float_weights, notes)
     dead = drop_dead_buffers(model)
     if dead:
         notes.append(f"dropped {dead} dead buffers after quantization")
     qbytes = write_model(model)
     total, nq = _count_ops(qbytes)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name, suffix=".part", dir=out_path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(qbytes)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out_path)
+    _write_atomically(out_path, qbytes)
     return PersonQuantizeReport(float_path, out_path, len(data), len(qbytes), total, nq, len(frames),
                                 time.monotonic() - t0, sha256_of(out_path), notes)
 
