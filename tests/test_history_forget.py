@@ -156,6 +156,75 @@ def test_migration_0002_upgrades_a_0001_database_with_data_intact(db_url: str) -
         store.close()
 
 
+
+def test_migration_0002_downgrades_and_upgrades_again_with_sessions_intact(db_url: str) -> None:
+    """0002's downgrade (the store never runs it; an operator going back a release would): the two
+    tombstone tables go, and with them every tombstone and the key, while sessions, reps, events,
+    clients and users stay; upgrading again gives schema.py's tables exactly and a new key."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import func, select
+
+    from edgepose.history.db import MIGRATIONS, make_engine
+    from edgepose.history.schema import history_meta, metadata, reps
+
+    payloads = [summary(i, client="C-104" if i % 2 else "C-7", reps=3) for i in range(6)]
+    store = open_store(db_url)  # at the head, 0002
+    try:
+        assert store.add_batch([("summary", p) for p in payloads] + [("event", event(1))]).stored == [True] * 7
+        assert store.forget_client("K-9").tombstone is not None  # a tombstone for the downgrade to drop
+        with store.engine.connect() as conn:
+            key = conn.execute(select(history_meta.c.value)).scalar_one()
+    finally:
+        store.close()
+
+    engine = make_engine(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+
+    def migrate(step, target: str) -> None:  # type: ignore[no-untyped-def]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, target)
+
+    def state() -> tuple[str, set[str], list, int, int]:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            return (conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one(),
+                    set(engine.dialect.get_table_names(conn)), diff,
+                    conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar_one(),
+                    conn.execute(select(func.count()).select_from(reps)).scalar_one())
+
+    try:
+        migrate(command.downgrade, "0001")
+        version, tables, diff, n_sessions, n_reps = state()
+        assert version == "0001" and (n_sessions, n_reps) == (6, 18)
+        assert not {"forgotten_clients", "history_meta"} & tables
+        assert {"units", "clients", "sessions", "reps", "events", "users", "api_tokens", "login_sessions"} <= tables
+        # what 0001 lacks against schema.py is exactly the two tables 0002 adds
+        assert sorted((d[0], d[1].name) for d in diff) == [("add_table", "forgotten_clients"),
+                                                          ("add_table", "history_meta")], diff
+
+        migrate(command.upgrade, "head")
+        version, tables, diff, n_sessions, n_reps = state()
+        assert version == "0002" and diff == [] and (n_sessions, n_reps) == (6, 18)
+        with engine.connect() as conn:
+            assert conn.execute(select(history_meta.c.value)).scalar_one() != key  # a new random key
+    finally:
+        engine.dispose()
+
+    store = open_store(db_url)
+    try:
+        got = store.sessions()
+        assert [s.payload for s in got] == payloads and len(store.events(client="C-104")) == 1
+        assert store.tombstone_totals().forgotten == 0  # the downgrade forgot the forgetting
+        assert store.forget_client("C-104").sessions == 3
+        assert store.add_batch([("summary", payloads[1])]).stored == [False]
+    finally:
+        store.close()
+
 def test_clients_cli_reports_late_messages(tmp_path: Path) -> None:
     import os
     import subprocess
