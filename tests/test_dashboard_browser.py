@@ -4,6 +4,7 @@ the PDF report and read it with pdftotext, log out. Markup sent by a unit stays 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -121,4 +122,61 @@ def test_staff_workflow_in_chromium(tmp_path: Path, broker) -> None:  # type: ig
     finally:
         drv.quit()
         sub.close()
+        stop(d)
+
+
+def test_a_forgotten_clients_page_says_so_in_chromium(tmp_path: Path) -> None:
+    """An admin forgets C-104 through the page; its page then says it was forgotten and when, that
+    nothing of theirs is kept, and how many late messages were discarded, with none of their data."""
+    from selenium.webdriver.common.by import By
+
+    from tools.dashboard_screenshots import full_page
+
+    d = start(tmp_path)
+    drv = chrome(tmp_path)
+    try:
+        seed_demo(d.store)  # C-104: born 1954, female, "knee rehab, right side"
+        drv.get(d.url + "login")
+        drv.find_element(By.ID, "name").send_keys("anna")  # an admin: only admins may forget
+        drv.find_element(By.ID, "password").send_keys(PASSWORD)
+        drv.find_element(By.ID, "login").click()
+        assert _wait(lambda: drv.find_elements(By.ID, "units"))
+        drv.get(d.url + "clients/C-104")
+        assert "knee rehab" in drv.page_source and "1954" in drv.page_source
+        drv.find_element(By.NAME, "confirm").send_keys("C-104")
+        drv.find_element(By.CSS_SELECTOR, "button.danger").click()
+        assert "Client C-104 forgotten" in _wait(lambda: drv.find_element(By.TAG_NAME, "h1").text)
+        tomb = d.store.tombstone("C-104")
+        assert tomb is not None
+
+        drv.get(d.url + "clients/C-104")
+        main = drv.find_element(By.TAG_NAME, "main").text
+        assert drv.find_element(By.TAG_NAME, "h1").text == "This client was forgotten"
+        assert drv.find_element(By.ID, "forgotten-on").text == tomb.forgotten_at.strftime("%Y-%m-%d %H:%M UTC")
+        assert "Nothing of theirs is kept" in main and "Who forgot it is not recorded" in main
+        assert "No message for this client has arrived since" in main
+        for personal in ("knee rehab", "1954", "female", "Squat", "Report (PDF)", "No such client"):
+            assert personal not in drv.page_source, personal
+        full_page(drv, tmp_path / "forgotten.png")
+
+        # a unit delivers two of its sessions late: discarded, and the page counts them
+        late = [summary("clinic-room-1", "squat", time.time() - 60 * k, client="C-104") for k in (1, 2)]
+        assert d.store.add_batch([("summary", p) for p in late]).stored == [False, False]
+        drv.refresh()
+        late_text = drv.find_element(By.ID, "late").text
+        assert "2 late messages for this client arrived after it was forgotten and were discarded" in late_text
+        assert d.store.tombstone("C-104").last_late_at.strftime("%Y-%m-%d %H:%M UTC") in late_text
+
+        # the same answer, 410 Gone, for its reports and its form; a code never used is still 404
+        c = d.login()
+        for path in ("/clients/C-104", "/clients/C-104/report.pdf", "/clients/C-104/report.csv"):
+            r = c.get(path)
+            assert r.status_code == 410 and "This client was forgotten" in r.text, path
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/clients").text).group(1)
+        r = c.post("/clients/C-104", data={"birth_year": "1954", "note": "knee rehab", "csrf": csrf})
+        assert r.status_code == 410 and "This client was forgotten" in r.text and d.store.client("C-104") is None
+        assert c.get("/clients/C-999").status_code == 404
+        assert "No such client" in c.get("/clients/C-999").text
+    finally:
+        drv.quit()
         stop(d)

@@ -20,6 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def main(out: Path) -> None:
     from browser import chrome  # tests/browser.py
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from edgepose.dashboard import accounts
     from edgepose.dashboard.app import create_app
@@ -27,7 +28,7 @@ def main(out: Path) -> None:
     from edgepose.dashboard.server import Server
     from edgepose.dashboard.settings import DashboardSettings
     from edgepose.history.store import open_store
-    from tools.dashboard_seed import seed_demo
+    from tools.dashboard_seed import seed_demo, summary
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="edgepose-shots-"))
@@ -51,12 +52,19 @@ def main(out: Path) -> None:
         d.find_element(By.ID, "name").send_keys("physio-anna")
         d.find_element(By.ID, "password").send_keys("correct horse battery")
         d.find_element(By.ID, "login").click()
+        # the next get must not cut the login's POST short (every page would be the login form)
+        WebDriverWait(d, 20).until(lambda drv: drv.find_elements(By.ID, "units"))
         for name, path in (("fleet", ""), ("unit", "units/clinic-room-1"), ("client", "clients/C-104"),
                            ("session", "sessions/1")):
             live()
             d.get(server.url + path)
             time.sleep(1.5)  # the live stream fills in
             full_page(d, out / f"dashboard-{name}.png")
+        # a forgotten client's page (C-221 forgotten, then one of its sessions arrives late)
+        store.forget_client("C-221")
+        store.add_batch([("summary", summary("gym-pi-01", "bicep-curl", now() - 600, client="C-221"))])
+        d.get(server.url + "clients/C-221")
+        full_page(d, out / "dashboard-client-forgotten.png")
     finally:
         d.quit()
         server.stop()

@@ -34,6 +34,18 @@ def period(request: Request) -> tuple[dt.datetime | None, dt.datetime | None]:
     return start, (end + dt.timedelta(days=1)) if end else None
 
 
+async def no_such_client(request: Request, code: str) -> Response:
+    """The page for a code with no client: what is known of its forgetting if it was forgotten
+    (when, and that nothing of it is kept; 410 Gone), else 404."""
+    from edgepose.telemetry.client_code import is_client_code
+
+    ctx = ctx_of(request)
+    tomb = await ctx.db(lambda st: st.tombstone(code)) if is_client_code(code) else None
+    if tomb is None:
+        return error_page(request, 404, "No such client.")
+    return render(request, "client_forgotten.html", status=410, code=code, tomb=tomb)
+
+
 @page()
 async def clients_page(request: Request) -> Response:
     ctx = ctx_of(request)
@@ -94,7 +106,7 @@ async def client_update(request: Request) -> Response:
     except ValueError:
         return _redirect(f"/clients/{quote(code)}?m=bad-year")
     if not await ctx.db(queries.update_client, code, birth, sex, note):
-        return error_page(request, 404, "No such client.")
+        return await no_such_client(request, code)
     return _redirect(f"/clients/{quote(code)}?m=saved")
 
 
@@ -115,7 +127,7 @@ async def client_page(request: Request) -> Response:
     code = request.path_params["code"]
     client = await ctx.db(lambda st: st.client(code))
     if client is None:
-        return error_page(request, 404, "No such client.")
+        return await no_such_client(request, code)
     try:
         start, end = period(request)
     except ValueError:
@@ -135,7 +147,7 @@ async def _report_data(request: Request) -> tuple[Any, list[Any], dict[int, list
     code = request.path_params["code"]
     client = await ctx.db(lambda st: st.client(code))
     if client is None:
-        return error_page(request, 404, "No such client.")
+        return await no_such_client(request, code)
     try:
         start, end = period(request)
     except ValueError:
