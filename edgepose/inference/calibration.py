@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -172,16 +172,8 @@ def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = No
                 bg += len(found)
     if images:
         # walk the photos in an order spread over all folders, until enough people are found
-        order = np.argsort((np.arange(len(images)) * 0.6180339887) % 1.0, kind="stable")
         bg = 0
-        for i in order:
-            if len(people) >= want:
-                break
-            try:
-                rgb = read_rgb(images[int(i)])
-            except ModelError as e:
-                log.warning("%s; skipped for calibration", e)
-                continue
+        for rgb in _photos_spread(images, until=lambda: len(people) >= want):
             x = _person_from_frame(rgb, model)
             if x is not None:
                 people.append(x)
@@ -194,6 +186,20 @@ def calibration_crops(data_dir: Path, n: int = 64, float_model: Path | None = No
     if len(crops) < n:
         log.warning("only %d calibration crops found under %s (wanted %d)", len(crops), data_dir, n)
     return crops
+
+
+def _photos_spread(images: list[Path], until: Callable[[], bool]) -> Iterator[np.ndarray]:
+    """The photos as RGB, read one at a time in an order spread over all folders (golden-ratio
+    steps, deterministic) while ``until()`` is false; one that cannot be read is skipped with a
+    warning."""
+    order = np.argsort((np.arange(len(images)) * 0.6180339887) % 1.0, kind="stable")
+    for i in order:
+        if until():
+            return
+        try:
+            yield read_rgb(images[int(i)])
+        except ModelError as e:
+            log.warning("%s; skipped for calibration", e)
 
 
 def detector_calibration_frames(data_dir: Path, n: int = 64) -> list[np.ndarray]:
@@ -218,15 +224,7 @@ def detector_calibration_frames(data_dir: Path, n: int = 64) -> list[np.ndarray]
             for rgb in _frames([v], per):
                 if len(frames) < from_videos:
                     frames.append(letterbox(rgb[:, :, ::-1])[0])  # letterbox() takes BGR
-    order = np.argsort((np.arange(len(images)) * 0.6180339887) % 1.0, kind="stable")
-    for i in order:
-        if len(frames) >= n:
-            break
-        try:
-            rgb = read_rgb(images[int(i)])
-        except ModelError as e:
-            log.warning("%s; skipped for calibration", e)
-            continue
+    for rgb in _photos_spread(images, until=lambda: len(frames) >= n):
         frames.append(letterbox(rgb[:, :, ::-1])[0])
     if len(frames) < n:
         log.warning("only %d detector calibration frames found under %s (wanted %d)", len(frames), data_dir, n)
