@@ -30,6 +30,7 @@ import numpy as np
 from edgepose.analyze import appearance, group, relink
 from edgepose.analyze.backward import BackwardConfig, BackwardPass
 from edgepose.analyze.frames import FrameReader, SourceInfo
+from edgepose.analyze.still import ChangeProbe, StillConfig, is_static
 from edgepose.analyze.tracking import Tracker, TrackerConfig
 from edgepose.pose import Pose
 
@@ -59,6 +60,7 @@ class AnalyzeConfig:
     report: write ``report.html`` and the sync figures.
     backward: the backward pass's parameters (None: no backward pass).
     link: how fragments are joined into people (None: each confirmed track is a person).
+    still: when a track is a static object (a notice board, a statue) and dropped (None: never).
     """
 
     people: int = 10
@@ -72,6 +74,7 @@ class AnalyzeConfig:
     report: bool = True
     backward: BackwardConfig | None = field(default_factory=BackwardConfig)
     link: relink.LinkConfig | None = field(default_factory=relink.LinkConfig)
+    still: StillConfig | None = field(default_factory=StillConfig)
 
 
 @dataclass
@@ -94,6 +97,8 @@ class PassResult:
     followed_poses: int = 0       # poses of lost tracks found by following them forward
     duplicates: int = 0           # poses dropped as a second pose of one body
     joins: int = 0                # fragment groups joined into one person
+    static_tracks: int = 0        # confirmed tracks dropped as static objects (analyze.still)
+    static_poses: int = 0         # their poses
 
     @property
     def fps(self) -> float:
@@ -153,11 +158,13 @@ def make_engine(cfg: AnalyzeConfig) -> PoseEstimator:
 
 @dataclass
 class _Det:
-    """One pose of pass 1, the track fragment it belongs to and its colours."""
+    """One pose of pass 1, the track fragment it belongs to, its colours and how much the
+    pixels under it changed in the last second (``analyze.still.ChangeProbe``; None: not measured)."""
 
     pose: Pose
     uid: int
     app: appearance.Appearance | None
+    change: float | None = None
 
 
 @dataclass
@@ -204,6 +211,7 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
     evidence: set[tuple[int, int]] = set()
     run = getattr(getattr(engine, "landmarks", None), "run", None)
     back = BackwardPass(run, reader.info.fps, cfg.backward) if run is not None and cfg.backward else None
+    probe = ChangeProbe(reader.info.fps, cfg.still) if cfg.still is not None else None
     t0 = time.monotonic()
 
     def others(frame: int, uid: int) -> list[np.ndarray]:
@@ -247,6 +255,8 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
 
     try:
         for rec in reader:
+            if probe is not None:
+                probe.push(rec.index, rec.image)
             if rec.image is None:
                 res.unreadable += 1
                 h, w = reader.info.height, reader.info.width
@@ -266,6 +276,9 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
             if rec.image is not None and back is not None:
                 _follow_lost(tracker, back, held, rec.image, recent, others, collides,
                              {u for u, n in hits.items() if n >= proven})
+            if probe is not None and rec.image is not None:
+                for d in held.dets:
+                    d.change = probe.change(rec.index, d.pose.coco17().astype(np.float64))
             for d in held.dets:
                 first.setdefault(d.uid, (rec.index, d.pose))
                 recent.setdefault(d.uid, deque(maxlen=6)).append((rec.index, d.pose))
@@ -286,7 +299,7 @@ def track_to_jsonl(reader: FrameReader, out_path: Path, engine: PoseEstimator, t
         if back is not None:
             res.backward_poses = back.stats.frames_added
             res.followed_poses = back.stats.followed
-        _identify(rows, confirmed, evidence, reader.info.fps, cfg.link, res)
+        _identify(rows, confirmed, evidence, reader.info.fps, cfg.link, res, cfg.still)
         _write_rows(out_path, rows, res)
     res.seconds = time.monotonic() - t0
     res.truncated = reader.truncated
@@ -332,13 +345,23 @@ def _hip_velocity(hist) -> np.ndarray:
 
 
 def _identify(rows: list[_Held], confirmed: set[int], evidence: set[tuple[int, int]], fps: float,
-              link: relink.LinkConfig | None, res: PassResult) -> None:
-    """Drop poses of tracks never confirmed and second poses of one body; join the fragments
-    into people and write each person's number into their poses' ``id``."""
+              link: relink.LinkConfig | None, res: PassResult,
+              still_cfg: StillConfig | None = None) -> None:
+    """Drop poses of tracks never confirmed, of tracks that are static objects, and second
+    poses of one body; join the fragments into people and write each person's number into their
+    poses' ``id``."""
     obs: dict[int, relink.Obs] = {}
     frames: list[list[tuple[int, relink.Obs]]] = []
     for h in rows:
         h.dets = [d for d in h.dets if d.uid in confirmed]
+    if still_cfg is not None:
+        static = _static_tracks(rows, still_cfg)
+        res.static_tracks = len(static)
+        for h in rows:
+            n = len(h.dets)
+            h.dets = [d for d in h.dets if d.uid not in static]
+            res.static_poses += n - len(h.dets)
+    for h in rows:
         pairs = []
         for d in h.dets:
             o = relink.Obs(h.index, d.pose.coco17().astype(np.float64), float(d.pose.score), d.app)
@@ -373,6 +396,20 @@ def _identify(rows: list[_Held], confirmed: set[int], evidence: set[tuple[int, i
     for h in rows:
         for d in h.dets:
             d.pose.id = person[d.uid]
+
+
+def _static_tracks(rows: list[_Held], cfg: StillConfig) -> set[int]:
+    """Uids of the tracks that never moved as a body does (:func:`edgepose.analyze.still.is_static`)."""
+    changes: dict[int, list[float | None]] = {}
+    kps: dict[int, list[np.ndarray]] = {}
+    for h in rows:
+        for d in h.dets:
+            changes.setdefault(d.uid, []).append(d.change)
+            kps.setdefault(d.uid, []).append(d.pose.coco17().astype(np.float64))
+    out = {u for u in changes if is_static(changes[u], np.array(kps[u]), cfg)}
+    for u in sorted(out):
+        log.debug("track %d is static (%d poses): dropped", u, len(changes[u]))
+    return out
 
 
 def _write_rows(path: Path, rows: list[_Held], res: PassResult) -> None:
@@ -444,6 +481,9 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
         res.messages.append(
             f"{source} ended after {p1.frames} of the {reader.info.frames} frames it claims (truncated or "
             f"corrupt file?); the results cover the frames read")
+    if p1.static_tracks:
+        res.messages.append(f"{p1.static_tracks} track(s) never moved as a body does (a notice board, a statue, "
+                            f"a poster): their {p1.static_poses} poses were dropped")
     if p1.unreadable:
         res.messages.append(f"{p1.unreadable} frame(s) of {source} could not be decoded; their lines in "
                             f"{poses_path} carry an \"error\"")
