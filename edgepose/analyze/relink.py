@@ -34,6 +34,7 @@ import numpy as np
 from edgepose.analyze import appearance
 from edgepose.analyze.appearance import Appearance
 from edgepose.analyze.tracking import body_shape, box_of, iou_matrix, oks_matrix
+from edgepose.inference.nested import coco17_nested
 from edgepose.skeleton import COCO_INDEX, COCO_MIRROR
 
 log = logging.getLogger(__name__)
@@ -146,12 +147,13 @@ def one_body(a: np.ndarray, b: np.ndarray) -> bool:
     and legs on each other at the same scale (left and right possibly swapped in one); or one
     torso centred on the other's, within ``TORSO_SHARE`` of the longer torso (a collapsed second
     estimate whose limbs went astray: two people, even one right behind the other or a couple
-    dancing close, stand further apart than that)."""
+    dancing close, stand further apart than that); or a small pose lying on the other's body
+    (:mod:`edgepose.inference.nested`)."""
     k = np.stack([a, b]).astype(np.float64)
     boxes = np.array([box_of(x[:, :2], x[:, 2], MIN_VIS) for x in k])
     area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
     oks = oks_matrix(k[:, :, :2], k[:, :, 2], k[:, :, :2], k[:, :, 2], area, MIN_VIS)
-    if max(oks[0, 1], oks[1, 0]) >= 0.75:
+    if max(oks[0, 1], oks[1, 0]) >= 0.75 or coco17_nested(a, b):
         return True
     (ca, ta), (cb, tb) = _torso(k[0]), _torso(k[1])
     if max(ta, tb) >= 4 and float(np.linalg.norm(ca - cb)) < TORSO_SHARE * max(ta, tb):

@@ -31,6 +31,7 @@ from edgepose.inference import person_detector as persons
 from edgepose.inference.blazepose import Detection, LandmarkModel, LandmarkResult, PoseDetector
 from edgepose.inference.filters import OneEuroFilter
 from edgepose.inference.motion import MotionRegions
+from edgepose.inference.nested import blaze33_nested
 from edgepose.inference.roi import Roi
 from edgepose.pose import Pose
 
@@ -281,12 +282,28 @@ def same_person(a: np.ndarray, b: np.ndarray, thresh: float = 0.08) -> bool:
     return float(np.median(d)) < thresh * min(_pose_scale(a), _pose_scale(b))
 
 
+TORSO_SHARE = 0.3  # torso centres closer than this many torso lengths: one body (as offline)
+
+
+def _torso_shared(a: np.ndarray, b: np.ndarray) -> bool:
+    """One torso centred on the other's, within :data:`TORSO_SHARE` of the longer torso: a
+    collapsed second estimate whose limbs went astray (the rule :func:`edgepose.analyze.relink.
+    one_body` applies offline; two people, even a couple dancing close, stand further apart)."""
+    centres, lengths = [], []
+    for k in (a, b):
+        sh, hp = (k[11, :2] + k[12, :2]) / 2, (k[23, :2] + k[24, :2]) / 2
+        centres.append((sh + hp) / 2)
+        lengths.append(float(np.linalg.norm(sh - hp)))
+    longer = max(lengths)
+    return longer >= 4 and float(np.linalg.norm(centres[0] - centres[1])) < TORSO_SHARE * longer
+
+
 def one_body(a: np.ndarray, b: np.ndarray) -> bool:
     """Video: two poses are one body -- :func:`same_person`, or the same body by keypoint
     similarity with left and right possibly swapped (:func:`topdown.same_body`), or their mid-hips
     coincide at a similar scale (a second, collapsed estimate), or it is the same extent the
-    other way up."""
-    if same_person(a, b) or topdown.same_body(a, b):
+    other way up, or one is a small pose lying on the other's body (:mod:`.nested`)."""
+    if same_person(a, b) or topdown.same_body(a, b) or blaze33_nested(a, b) or _torso_shared(a, b):
         return True
     sa, sb = _pose_scale(a), _pose_scale(b)
     if not 0.5 < sa / sb < 2.0:
@@ -486,7 +503,7 @@ class PoseEngine:
         self._since_detect += 1
         want_more = len(tracks) < c.max_people
         dets: list[Detection] = []
-        searched = False
+        searched = full_search = False
         h, w = image.shape[:2]
         if want_more:
             # Look again where someone was just lost (occlusion, a fast turn): one detector call
@@ -518,7 +535,7 @@ class PoseEngine:
                 dets += self.detector.detect(image, region)
                 self.stats.detector_calls += 1
             self._scan = rest or None
-            searched = True
+            searched = full_search = True
         # The face-free person detector, for lock-on only, at most every ``person_every`` frames:
         # its call costs several landmark calls, and a tracked person needs none. It runs when a
         # search is due (nobody tracked, or the detector_every search) or a track was just lost;
@@ -530,9 +547,15 @@ class PoseEngine:
         periodic = c.person_every > 1 and not 0.0 <= t - self._t_persons < PERSON_SEARCH_S
         if self.persons is not None and want_more and (searched or lost_rois or periodic) and \
                 self._since_persons >= c.person_every:
-            # Live (person_every > 1): the whole frame only, one call; offline also the crops that
-            # find small people in a large frame (9 calls at 1280x720).
-            boxes = self.persons.detect_all(image, crops=None if c.person_every <= 1 else False)
+            # Live (person_every > 1): the whole frame only, one call. Offline also the crops that
+            # find small people in a large frame (9 calls at 1280x720) when a search is due; when
+            # only a track was just lost, the regions around the lost people instead of every
+            # crop (in a crowd someone is lost on most frames: 13 calls a frame at 1960x744).
+            if c.person_every > 1 or full_search or not lost_rois or not persons.wants_crops(w, h):
+                boxes = self.persons.detect_all(image, crops=None if c.person_every <= 1 else False)
+            else:
+                regions = [r for r in (_region_around(roi, w, h, LOST_PERSON_REGION) for roi in lost_rois) if r]
+                boxes = self.persons.add_crops(image, self.persons.detect(image), regions)
             self.stats.person_calls = self.persons.calls
             self._since_persons, self._t_persons = 0, t
             searched = True
@@ -624,6 +647,11 @@ class PoseEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Offline, the side of the person-detector region around a person just lost, in ROI sides: room
+# for where they went in the frames it takes to notice (the ROI is already 1.25x the body).
+LOST_PERSON_REGION = 2.5
 
 
 def _region_around(roi: Roi, w: int, h: int, scale: float = 1.6) -> tuple[int, int, int, int] | None:

@@ -200,11 +200,13 @@ class PersonDetector:
             boxes = self.add_crops(image, boxes)
         return boxes
 
-    def add_crops(self, image: np.ndarray, boxes: list[PersonBox]) -> list[PersonBox]:
-        """``boxes`` of the whole frame merged (NMS) with the boxes of the overlapping crops."""
+    def add_crops(self, image: np.ndarray, boxes: list[PersonBox],
+                  regions: list[tuple[int, int, int, int]] | None = None) -> list[PersonBox]:
+        """``boxes`` of the whole frame merged (NMS) with the boxes of the overlapping crops (or of
+        the given ``regions`` ``(x, y, w, h)``)."""
         h, w = image.shape[:2]
         boxes = list(boxes)
-        for region in crop_regions(w, h):
+        for region in crop_regions(w, h) if regions is None else regions:
             boxes += self.detect(image, region)
         if boxes:
             arr = np.array([b.as_array() for b in boxes])
