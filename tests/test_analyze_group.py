@@ -65,6 +65,24 @@ def test_people_seen_at_different_times_are_not_a_group():
     assert not v.together and "together" in v.reason
 
 
+def test_a_line_of_dancers_is_a_group_though_someone_is_always_hidden():
+    """Eight dancers in place; each is hidden (behind a neighbour, between two ids) for a different
+    fifth of the clip, so all eight are in view together in no frame at all."""
+    seqs = [_seq(i, [f for f in range(200) if not 25 * i <= f < 25 * i + 40], x0=150 * i) for i in range(8)]
+    log = _log(seqs, 200)
+    v = group_verdict(log, list(range(8)))
+    assert v.together, v.reason
+    assert v.copresence >= 0.9
+
+
+def test_pedestrians_each_in_view_for_a_stretch_of_their_own_are_not_a_group():
+    """Eight people, each in view for 60 of 200 frames, one after another: any six together only
+    where their stretches overlap."""
+    seqs = [_seq(i, range(20 * i, 20 * i + 60), x0=150 * i) for i in range(8)]
+    v = group_verdict(_log(seqs, 200), list(range(8)))
+    assert not v.together and "6 of the 8 people" in v.reason
+
+
 def test_drop_ids_rewrites_poses_jsonl_keeping_every_frame(tmp_path):
     p = tmp_path / "poses.jsonl"
     rows = [{"frame": i, "poses": [{"id": 0}, {"id": 7}]} for i in range(3)] + [{"frame": 3, "poses": []}]
