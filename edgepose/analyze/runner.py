@@ -27,7 +27,7 @@ from typing import Protocol, TextIO
 
 import numpy as np
 
-from edgepose.analyze import appearance, group, relink
+from edgepose.analyze import PEOPLE, appearance, group, relink
 from edgepose.analyze.backward import BackwardConfig, BackwardPass
 from edgepose.analyze.frames import FrameReader, SourceInfo
 from edgepose.analyze.still import ChangeProbe, StillConfig, is_static
@@ -63,7 +63,7 @@ class AnalyzeConfig:
     still: when a track is a static object (a notice board, a statue) and dropped (None: never).
     """
 
-    people: int = 10
+    people: int = PEOPLE
     folder_fps: float = 30.0
     tiles: str = "auto"
     detector_every: int = 10
@@ -453,7 +453,7 @@ def analyze(source: str | Path, out: str | Path, cfg: AnalyzeConfig | None = Non
     out:
         Output folder (created).
     cfg:
-        Options; defaults suit a dance clip of up to ten performers.
+        Options; defaults suit a clip of up to twenty people (a line dance, a gym floor).
     engine:
         Pose estimator; the real BlazePose engine when None.
     progress_stream:

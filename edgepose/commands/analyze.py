@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from edgepose.analyze import PEOPLE
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sync.json, annotated.mp4 and report.html (docs/formats.md, docs/sync.md).",
     )
     p.add_argument("source", metavar="VIDEO|FRAMES_DIR", help="video file or folder of frames")
-    p.add_argument("--people", type=int, default=10, help="most performers per frame (default 10)")
+    p.add_argument("--people", type=int, default=PEOPLE,
+                   help=f"most people tracked per frame (default {PEOPLE}: a line dance or a gym floor; "
+                        "fewer is faster when you know the number)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: <video stem>_analysis/)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of a folder of frames (default 30)")
     p.add_argument("--tiles", choices=["auto", "on", "off"], default="auto",
