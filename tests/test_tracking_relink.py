@@ -80,6 +80,27 @@ def test_a_split_track_is_joined_and_co_existing_people_never_are(bonn):
     assert person[0] != person[20]
 
 
+def test_three_fragments_of_one_walk_are_joined_a_choice_between_two_is_not(bonn):
+    """Paddler 0 lost twice: each piece's best rival is her own other piece, which the margin
+    rule alone reads as a choice (all three stay apart); the chain rule sees one person. Two
+    co-existing candidates for one fragment (her and a twin in her pixels) stay a choice."""
+    from dataclasses import replace
+
+    from edgepose.analyze.relink import LinkConfig
+
+    frames, images = bonn
+    pieces = [Fragment(i, _obs(frames, images, 0, r)) for i, r in enumerate((range(0, 7), range(9, 16), range(18, 25)))]
+    old = Linker(30.0, replace(LinkConfig(), chain_cost=0.0)).link(pieces)
+    assert len(set(old.values())) > 1                    # without the rule: not singled out
+    person = Linker(30.0).link(pieces)
+    assert len(set(person.values())) == 1
+    a = Fragment(0, _obs(frames, images, 0, range(0, 12)))
+    b = Fragment(1, _obs(frames, images, 0, range(14, 25)))
+    twin = Fragment(2, [Obs(o.frame, o.kp + [5.0, 0.0, 0.0], o.score, o.app) for o in b.obs])
+    person = Linker(30.0).link([a, b, twin])
+    assert person[0] != person[1] and person[0] != person[2] and person[1] != person[2]
+
+
 def test_a_hand_over_no_one_could_make_is_refused(bonn):
     frames, images = bonn
     a = Fragment(0, _obs(frames, images, 0, range(0, 12)))

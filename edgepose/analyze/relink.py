@@ -19,7 +19,9 @@ appears:
    the cost mixes colours (weight 2), proportions (1) and motion (1); pairs costlier than
    ``max_cost`` stay apart, and so do pairs for which either side has a rival candidate
    nearly as cheap (``margin``: in a crowd in similar clothes colours do not single anyone
-   out, and a wrong join is worse than a split id). A backward walk (:mod:`edgepose.analyze.backward`) that ran into
+   out, and a wrong join is worse than a split id) -- except, for a pair up to
+   ``chain_cost``, a rival that could be the other side's person as well (three fragments of
+   one walk, one after the other: nothing to choose between). A backward walk (:mod:`edgepose.analyze.backward`) that ran into
    another fragment's pose is direct evidence that the two are one person: its cost is halved.
 """
 
@@ -62,6 +64,8 @@ class LinkConfig:
     memory: gap (s) after which the motion term says "unknown" half-way (``gap / (gap + memory)``).
     margin: a join is made only if no other candidate of either side costs less than its cost
         plus this (the evidence must single the pair out).
+    chain_cost: up to this cost, a rival that could be the same person as the other side too
+        (cheap with it as well: three fragments of one walk, one after the other) is no rival.
     """
 
     max_cost: float = 0.4
@@ -73,6 +77,7 @@ class LinkConfig:
     colour_scale: float = 0.5
     memory: float = 2.0
     margin: float = 0.08
+    chain_cost: float = 0.3
 
 
 @dataclass
@@ -328,6 +333,21 @@ class Linker:
         c = sum(w * t for w, t in terms) / sum(w for w, _ in terms)
         return c * 0.5 if evidence else c
 
+    def _rivals(self, si: np.ndarray, sj: np.ndarray, i: int, j: int, c: float) -> list[float]:
+        """Costs of the candidates that compete with joining groups ``i`` and ``j`` (``si``,
+        ``sj``: every group's cost with each): within ``margin`` of ``c``; at ``c`` up to
+        ``chain_cost``, not those that could join the other side as well."""
+        cfg = self.config
+        out = []
+        for own, other in ((si, sj), (sj, si)):
+            for k in np.nonzero(own < c + cfg.margin)[0]:
+                if k in (i, j):
+                    continue
+                if c <= cfg.chain_cost and other[k] <= cfg.max_cost:
+                    continue
+                out.append(float(own[k]))
+        return out
+
     def link(self, frags: list[Fragment]) -> dict[int, int]:
         """uid -> person number (0, 1, ... in order of first appearance)."""
         groups = [_group([f]) for f in frags]
@@ -339,18 +359,24 @@ class Linker:
         alive = [True] * n
         merges = 0
         sym = lambda k: np.minimum(cost[k, :], cost[:, k])  # noqa: E731  (cost is upper-triangular)
+        # Pairs refused as ambiguous are never joined but stay rivals: refusing the best of two
+        # candidates must not hand the join to the runner-up.
+        refused = np.zeros((n, n), bool)
         self.ambiguous = 0
         while n > 1:
-            i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
-            if not cost[i, j] <= self.config.max_cost:
+            open_ = np.where(refused, np.inf, cost)
+            i, j = np.unravel_index(int(np.argmin(open_)), cost.shape)
+            if not open_[i, j] <= self.config.max_cost:
                 break
             # Only a join the evidence singles out: when either side has another candidate
-            # nearly as good (similar clothes in a crowd), the pair stays apart.
-            rivals = np.concatenate([np.delete(sym(i), [i, j]), np.delete(sym(j), [i, j])])
-            if rivals.size and float(rivals.min()) < cost[i, j] + self.config.margin:
+            # nearly as good (similar clothes in a crowd), the pair stays apart -- unless, for a
+            # cheap pair, every such rival could be the other side's person too (a chain of one
+            # person's fragments: nothing to choose between).
+            rivals = self._rivals(sym(i), sym(j), i, j, float(cost[i, j]))
+            if rivals:
                 log.debug("ambiguous %s + %s (cost %.3f, a rival %.3f)", [f.uid for f in groups[i].frags],
-                          [f.uid for f in groups[j].frags], cost[i, j], float(rivals.min()))
-                cost[i, j] = np.inf
+                          [f.uid for f in groups[j].frags], cost[i, j], min(rivals))
+                refused[i, j] = True
                 self.ambiguous += 1
                 continue
             log.debug("join %s + %s (cost %.3f)", [f.uid for f in groups[i].frags], [f.uid for f in groups[j].frags],
@@ -359,6 +385,7 @@ class Linker:
             alive[j] = False
             cost[j, :] = np.inf
             cost[:, j] = np.inf
+            refused[i, :] = refused[:, i] = False       # a new group: its pairs are weighed afresh
             merges += 1
             for k in range(len(groups)):
                 if k != i and alive[k]:
