@@ -16,7 +16,9 @@ people found (every joint group: face 6 %, shoulders to wrists 7 %, hands 10 %, 
 9 %, feet 15 % of their visible points; worst 10 % of the height, at visibility 0.95 too), and a
 ROI moved by under a pixel moves about 30 % of all visible keypoints by more than 2 %. Every ROI
 the engine uses comes from model outputs the noise moves, so no choice of ROI, tile, NMS or
-ranking rule can hold the per-keypoint bound; snapping ROIs to a grid (same crop for both images
+ranking rule can hold the per-keypoint bound (averaging each reported pose over 5 views of its
+final ROI -- mirrored and shifted crops, ``EngineConfig.final_views`` -- cuts the keypoints beyond
+2 % from 29 % to 25 %, no more); snapping ROIs to a grid (same crop for both images
 most of the time) cut the keypoints over 2 % from 29 % to 7 % but cost 1.5-2 points of PCK@0.2
 (0.904 -> 0.886), below the issue's 0.90, so it was not taken.
 :func:`test_the_real_target_on_every_still` measures the full target on every shared still and
@@ -110,9 +112,12 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     NOT reached (see the module docstring: the landmark network moves keypoints on the same crop).
     Measured 2026-12-02 (x86, lean float landmark model, deterministic run to run): 67 people
     found; 9 not found again, 12 new; of the 58 found again, 46 have a keypoint beyond 2 %; 29.3 %
-    of their visible keypoints are. Asserted: no worse than that, with one person / one point of
-    slack for another machine's float rounding (so a change that makes it worse fails); the
-    figures are printed against the target.
+    of their visible keypoints are (median move 0.80 % of the height). With each reported pose
+    averaged over 5 views of its final ROI (``EngineConfig.final_views``, the default): 41 of
+    58 with a keypoint beyond 2 %, 25.4 % of the keypoints, median move 0.48 %; who is found is
+    unchanged (9 / 12). Asserted: no worse than that, with one person / one point of slack for
+    another machine's float rounding (so a change that makes it worse fails, and so does the
+    engine without the views: 29.3 %); the figures are printed against the target.
     """
     people = lost = new = bad_people = 0
     moved: list[np.ndarray] = []
@@ -136,10 +141,13 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     allm = np.concatenate(moved)
     share = float((allm > 0.02).mean())
     print(f"people {people}, not found again {lost}, new {new}; found again with a keypoint beyond 2 %: "
-          f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f} (target: 0, 0, 0, 0)")
+          f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
+          f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 60
     assert lost <= 10 and new <= 13
-    assert share <= 0.31
+    assert bad_people <= 42
+    assert share <= 0.265
+    assert float(np.median(allm)) <= 0.006
 
 
 def test_the_same_crop_moves_keypoints_too(still_engine):
@@ -181,4 +189,32 @@ def _final_rois(engine, img: np.ndarray) -> list:
         poses = engine.detect_image(img)
     finally:
         engine.landmarks.run = real
-    return [(p, next(r.roi for r in seen if np.array_equal(r.keypoints, p.keypoints))) for p in poses]
+    # the pose's visibilities are its final pass's (the averaged views move only x, y)
+    return [(p, next(r.roi for r in seen if np.array_equal(r.keypoints[:, 2], p.keypoints[:, 2]))) for p in poses]
+
+
+def test_the_mirrored_crop_describes_the_same_person(still_engine):
+    """``LandmarkModel.mirrored`` maps the flipped crop's landmarks back: for the people the engine
+    is sure of, its body keypoints lie on the direct run's (median within 4 % of the ROI side;
+    measured up to 2.5 %) with left and right the same way round: left and right swapped, the
+    same comparison is over twice as far (a missing swap puts each left joint on the right one,
+    a missing un-flip mirrors the whole body about the ROI's centre)."""
+    from edgepose.skeleton import BLAZE_MIRROR
+
+    lm = still_engine.landmarks
+    right, swapped = [], []
+    for parts in IMAGES[:2]:
+        img = _image(parts)
+        for p, roi in _final_rois(still_engine, img):
+            if p.score < SURE:
+                continue
+            a, b = lm.run(img, roi), lm.mirrored(img, roi)
+            d = np.linalg.norm(a.keypoints[11:29, :2] - b.keypoints[11:29, :2], axis=1)
+            assert float(np.median(d)) <= 0.04 * roi.size, (parts, float(np.median(d)), roi.size)
+            right.append(float(np.median(d)) / roi.size)
+            bs = b.keypoints[list(BLAZE_MIRROR)]
+            swapped.append(float(np.median(np.linalg.norm(a.keypoints[11:29, :2] - bs[11:29, :2], axis=1))) / roi.size)
+    print("median body keypoint distance, direct vs mirrored, share of the ROI side:", np.round(right, 3),
+          "left/right swapped:", np.round(swapped, 3))
+    assert len(right) >= 4
+    assert np.mean(swapped) > 2 * np.mean(right)

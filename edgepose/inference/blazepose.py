@@ -29,6 +29,7 @@ import numpy as np
 
 from edgepose.inference import runtime
 from edgepose.inference.roi import Roi, roi_from_alignment
+from edgepose.skeleton import BLAZE_MIRROR
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
@@ -36,6 +37,9 @@ NUM_LANDMARKS = 39
 ROI_SCALE = 1.25
 # The ROI that is the whole landmark crop: results in crop pixels.
 CROP_ROI = Roi(LANDMARK_SIZE / 2, LANDMARK_SIZE / 2, LANDMARK_SIZE)
+# A crop's x in its mirror: pixel u of the crop is pixel 255 - u of the flipped one, and the model's
+# coordinates are pixel indices (the crop maps pixel 128 to the ROI's centre).
+MIRROR_X = float(LANDMARK_SIZE - 1)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -210,6 +214,24 @@ class LandmarkModel:
         kp = np.concatenate([pts[:33], vis[:, None]], axis=1).astype(np.float32)
         z = (lm[:33, 2] * roi.size / LANDMARK_SIZE).astype(np.float32)
         return LandmarkResult(kp, z, _sigmoid(lm[:33, 4]).astype(np.float32), pts[33:35], flag, roi)
+
+    def mirrored(self, image: np.ndarray, roi: Roi) -> LandmarkResult:
+        """The model on the horizontally flipped crop of ``roi``, mapped back (x un-flipped, left
+        and right swapped back) so that it describes the unflipped image: a second view of the
+        same crop for test-time averaging (flip augmentation, as top-down pose estimators use on
+        still images)."""
+        crop = roi.crop(image, LANDMARK_SIZE)
+        x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
+        m = self.run_crop(np.ascontiguousarray(x[:, ::-1]))   # crop pixels of the flipped crop
+        perm = list(BLAZE_MIRROR)
+        kp = m.keypoints[perm].astype(np.float64)
+        kp[:, 0] = MIRROR_X - kp[:, 0]
+        aux = m.aux.astype(np.float64).copy()
+        aux[:, 0] = MIRROR_X - aux[:, 0]
+        kp[:, :2] = roi.project(kp[:, :2], LANDMARK_SIZE)
+        z = m.z[perm] * (roi.size / LANDMARK_SIZE)
+        return LandmarkResult(kp.astype(np.float32), z.astype(np.float32), m.presence[perm],
+                              roi.project(aux, LANDMARK_SIZE), m.score, roi)
 
 
 def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_conf: float = 0.5) -> np.ndarray:
