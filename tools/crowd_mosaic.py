@@ -17,7 +17,7 @@ whole video, and then scores what ``edgepose analyze`` made of it:
 Clips shorter than the mosaic play forward and backward (ping-pong), so nobody jumps.
 
 Usage:
-    python tools/crowd_mosaic.py make /tmp/crowd.mp4 [--seconds 8] [--fps 25]
+    python tools/crowd_mosaic.py make /tmp/crowd.mp4 [--seconds 8] [--fps 25] [--crowd 16]
     edgepose analyze /tmp/crowd.mp4 --out /tmp/crowd --no-report [--people 20]
     python tools/crowd_mosaic.py score /tmp/crowd.json /tmp/crowd/poses.jsonl
 (``make`` writes the layout next to the video, ``/tmp/crowd.json``.) Prints one JSON object.
@@ -52,6 +52,15 @@ CLIPS: tuple[tuple[str, int, float, float, bool], ...] = (
     ("exercise/floor_dumbbell_press_quva013.mp4", 1, 0.0, 26.0, False),
     ("video/walking_toward_camera.mp4", 1, 0.0, 4.7, True),
 )
+# ``--crowd 16``: a third row of the same clips mirrored left to right and started 1.5 s later, so
+# the floor holds sixteen performers, look-alike "twins" in other tiles among them.
+SECOND_ROW: tuple[tuple[str, int, float, float, bool], ...] = (
+    ("video/dance_trio.mp4", 3, 0.0, 8.9, False),
+    ("video/dance_single_office.mp4", 1, 0.0, 10.8, False),
+    ("exercise/front_raise_side.mp4", 1, 0.0, 6.2, False),
+    ("exercise/squat_side_gym.mp4", 1, 0.0, 11.7, False),
+)
+MIRROR_DELAY = 1.5
 COLS, TILE_W, TILE_H, GAP = 4, 480, 360, 8
 
 
@@ -64,6 +73,7 @@ class Tile:
     w: int
     h: int
     background_people: bool
+    mirrored: bool = False
 
 
 def _frames(path: Path, t0: float, t1: float) -> tuple[list[np.ndarray], float]:
@@ -97,23 +107,27 @@ def _fit(im: np.ndarray) -> np.ndarray:
     return tile
 
 
-def make(out: Path, seconds: float, fps: float) -> Path:
+def make(out: Path, seconds: float, fps: float, crowd: int = 10) -> Path:
     clips = []
     tiles = []
-    rows = (len(CLIPS) + COLS - 1) // COLS
-    for i, (name, n, t0, t1, bg) in enumerate(CLIPS):
+    spec = [(c, False) for c in CLIPS] + ([(c, True) for c in SECOND_ROW] if crowd > 10 else [])
+    rows = (len(spec) + COLS - 1) // COLS
+    for i, ((name, n, t0, t1, bg), mirrored) in enumerate(spec):
         frames, cfps = _frames(DATA / name, t0, t1)
-        clips.append((frames, cfps))
+        if mirrored:
+            frames = [cv2.flip(f, 1) for f in frames]
+        clips.append((frames, cfps, MIRROR_DELAY if mirrored else 0.0))
         r, c = divmod(i, COLS)
-        tiles.append(Tile(name, n, GAP + c * (TILE_W + GAP), GAP + r * (TILE_H + GAP), TILE_W, TILE_H, bg))
+        tiles.append(Tile(name, n, GAP + c * (TILE_W + GAP), GAP + r * (TILE_H + GAP), TILE_W, TILE_H, bg,
+                          mirrored))
     W, H = GAP + COLS * (TILE_W + GAP), GAP + rows * (TILE_H + GAP)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
     n_out = int(round(seconds * fps))
     for k in range(n_out):
         t = k / fps
         canvas = np.zeros((H, W, 3), np.uint8)
-        for (frames, cfps), tile in zip(clips, tiles, strict=True):
-            j = int(t * cfps)
+        for (frames, cfps, delay), tile in zip(clips, tiles, strict=True):
+            j = int((t + delay) * cfps)
             period = 2 * len(frames) - 2 if len(frames) > 1 else 1
             j %= period
             j = j if j < len(frames) else period - j       # ping-pong
@@ -209,12 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("out", type=Path)
     m.add_argument("--seconds", type=float, default=8.0)
     m.add_argument("--fps", type=float, default=25.0)
+    m.add_argument("--crowd", type=int, choices=(10, 16), default=10,
+                   help="performers: 10 (two rows) or 16 (a third row of mirrored, later copies)")
     s = sub.add_parser("score", help="score an analyze poses.jsonl against the layout")
     s.add_argument("layout", type=Path)
     s.add_argument("poses", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "make":
-        print(json.dumps({"layout": str(make(a.out, a.seconds, a.fps))}))
+        print(json.dumps({"layout": str(make(a.out, a.seconds, a.fps, a.crowd))}))
     else:
         print(json.dumps(score(a.layout, a.poses), indent=1))
     return 0
