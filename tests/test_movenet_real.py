@@ -25,16 +25,22 @@ CACHE = ROOT / "models" / "cache"
 NAMES = ("movenet_lightning", "movenet_thunder")
 
 
+# How this session got each MoveNet file: "converted" when the fixture below converted it from
+# the TF.js files (a fresh machine, as in CI), "present" when it was already here.
+FETCHED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def movenet_paths():
     missing = []
     for n in NAMES:
         try:
             models.verified_path(n)
+            FETCHED[n] = "present"
         except ModelError:
             missing.append(n)
     if missing:
-        models.fetch(missing, cache=CACHE)
+        FETCHED.update(models.fetch(missing, cache=CACHE))
     return {n: models.verified_path(n) for n in NAMES}
 
 
@@ -64,14 +70,24 @@ def test_converted_files_are_the_pinned_ones(movenet_paths):
 def test_fetch_reconverts_a_corrupt_file_then_reuses_the_conversion(movenet_paths, tmp_path, monkeypatch):
     venv = models.converter_venv()
     monkeypatch.setenv("EDGEPOSE_CONVERTER_VENV", str(venv))  # the real converter, made once
-    monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))  # an empty converted-model cache
-    monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path / "a"))
     target = tmp_path / "a" / movenet_paths["movenet_lightning"].name
     target.parent.mkdir()
     target.write_bytes(movenet_paths["movenet_lightning"].read_bytes()[:50_000])  # truncated
+    if FETCHED.get("movenet_lightning") == "converted":
+        # The fixture converted this very file from the TF.js files in this session (a fresh
+        # machine: a missing file takes the same path through fetch as a corrupt one), checked its
+        # pinned checksum and kept it in the converted-model cache: no second conversion. The
+        # corrupt file below is then repaired from that cache, which must hold exactly that file.
+        cached = models.converted_cache(models.load_manifest()[0]["movenet_lightning"].sha256)
+        assert models.sha256_of(cached) == models.sha256_of(movenet_paths["movenet_lightning"])
+        want = "cached"
+    else:
+        monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))  # an empty converted-model cache
+        want = "converted"
+    monkeypatch.setenv("EDGEPOSE_MODELS", str(tmp_path / "a"))
     with pytest.raises(ModelError, match="corrupt"):
         models.verified_path("movenet_lightning")
-    assert models.fetch(["movenet-lightning"], cache=CACHE) == {"movenet_lightning": "converted"}
+    assert models.fetch(["movenet-lightning"], cache=CACHE) == {"movenet_lightning": want}
     assert models.sha256_of(target) == models.sha256_of(movenet_paths["movenet_lightning"])
     assert not (ROOT / ".venv-convert").exists(), "the converter venv lives outside the checkout"
 
