@@ -443,8 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ingest-workers", type=int, default=2, help="competing ingest consumers (default 2)")
     p.add_argument("--drain", type=float, default=120.0, help="max seconds to wait for acks and rows")
     p.add_argument("--keep", metavar="DIR", help="run the cluster in DIR and keep it (logs) afterwards")
+    p.add_argument("--attach", metavar="JSON", help="use the running cluster this file describes (written by "
+                   "RabbitCluster.describe() of the process that started it and stops it; --nodes is its size)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
+    attach = json.loads(Path(args.attach).read_text()) if args.attach else None
+    if attach is not None:
+        args.nodes = len(attach["nodes"])
     if args.units < 1 or args.seconds <= 0 or args.nodes < 1:
         p.error("--units and --nodes must be >= 1 and --seconds > 0")
     if args.kill_one and args.nodes < 3:
@@ -464,12 +469,16 @@ def main(argv: list[str] | None = None) -> int:
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="edgepose-cluster-")
     workdir = Path(args.keep or tmp.name)  # type: ignore[union-attr]
     workdir.mkdir(parents=True, exist_ok=True)
-    cluster = rabbitmq_cluster.RabbitCluster(args.nodes, workdir=workdir / "rabbit", nofile=args.units + 4096,
-                                             memory_mb=max(1024, 2048 + args.units // args.nodes),
-                                             start_timeout=600.0)  # a loaded machine boots slowly
+    if attach is not None:
+        cluster = rabbitmq_cluster.RabbitCluster.attach(attach)
+    else:
+        cluster = rabbitmq_cluster.RabbitCluster(args.nodes, workdir=workdir / "rabbit", nofile=args.units + 4096,
+                                                 memory_mb=max(1024, 2048 + args.units // args.nodes),
+                                                 start_timeout=600.0)  # a loaded machine boots slowly
     try:
         t0 = time.monotonic()
-        cluster.start()
+        if attach is None:
+            cluster.start()
         start_s = time.monotonic() - t0
         log.info("%d-node cluster up in %.1f s", args.nodes, start_s)
         out = run(args, cluster, workdir)

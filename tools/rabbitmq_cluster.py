@@ -70,6 +70,7 @@ class Node:
     base: Path
     proc: subprocess.Popen[bytes] | None = None
     killed_at: float | None = None
+    pid: int | None = None  # the node's process group (its rabbitmq-server script), also when attached
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,13 +86,15 @@ class Node:
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return self.pid is not None and _pid_running(self.pid)  # attached: another process started it
 
     def beam_pid(self) -> int | None:
         """The Erlang VM's pid (the ``rabbitmq-server`` shell script's child ``beam.smp``)."""
-        if self.proc is None:
+        if self.pid is None:
             return None
-        todo, seen = [self.proc.pid], set()
+        todo, seen = [self.pid], set()
         while todo:
             pid = todo.pop()
             seen.add(pid)
@@ -131,6 +134,26 @@ class RabbitCluster:
         self.nodes = [Node(k, f"ep{k}-{tag}@localhost", ports[1 + 3 * k], ports[2 + 3 * k], ports[3 + 3 * k],
                            self.dir / f"node{k}") for k in range(nodes)]
         self._epmd: subprocess.Popen[bytes] | None = None
+        self.attached = False
+
+    # --- sharing a running cluster with another process ----------------------------------------
+    def describe(self) -> dict:
+        """What :meth:`attach` needs to use this running cluster from another process (JSON-able)."""
+        return {"dir": str(self.dir), "epmd_port": self.epmd_port,
+                "nodes": [{"name": n.name, "amqp_port": n.amqp_port, "mqtt_port": n.mqtt_port,
+                           "dist_port": n.dist_port, "base": str(n.base), "pid": n.pid} for n in self.nodes]}
+
+    @classmethod
+    def attach(cls, desc: dict) -> RabbitCluster:
+        """The cluster another process started (its :meth:`describe`): its nodes can be used and
+        killed (a real node death, as with an own cluster) but :meth:`stop` leaves it to its owner."""
+        c = cls.__new__(cls)
+        c._tmp, c.dir, c.epmd_port, c._epmd, c.attached = None, Path(desc["dir"]), int(desc["epmd_port"]), None, True
+        c.home = c.dir / "home"
+        c.nofile, c.memory_mb, c.start_timeout = 0, 0, 0.0
+        c.nodes = [Node(k, d["name"], d["amqp_port"], d["mqtt_port"], d["dist_port"], Path(d["base"]), pid=d["pid"])
+                   for k, d in enumerate(desc["nodes"])]
+        return c
 
     # --- environment ------------------------------------------------------------------------
     def _env(self, node: Node | None = None) -> dict[str, str]:
@@ -180,6 +203,8 @@ log.file = false
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> RabbitCluster:
+        if self.attached:
+            raise RuntimeError("an attached cluster is started by its owner")
         try:
             self._epmd = subprocess.Popen(["epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1"],
                                           env=self._env(), stdout=subprocess.DEVNULL,
@@ -218,7 +243,18 @@ log.file = false
                                      stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                                      preexec_fn=limits, start_new_session=True)
         logf.close()
+        node.pid = node.proc.pid
         node.killed_at = None
+
+    def restart(self, node: Node, timeout: float = 300.0) -> None:
+        """Start a killed node again with its data (it rejoins the cluster and its queues) and wait
+        until every node sees all of them running: one cluster can serve several node-death tests."""
+        if self.attached:
+            raise RuntimeError("an attached cluster's nodes are restarted by its owner")
+        if node.alive:
+            raise RuntimeError(f"RabbitMQ node {node.name} is running")
+        self._spawn(node)
+        self._wait(self.nodes, len(self.nodes), time.monotonic() + timeout)
 
     def ctl(self, node: Node, *args: str, timeout: float = 60.0, tool: str = "rabbitmqctl") -> str:
         """Run a CLI tool against ``node``; its output, or RuntimeError with it."""
@@ -264,13 +300,21 @@ log.file = false
 
     def kill(self, node: Node) -> None:
         """SIGKILL the node's whole process group (the VM and its helpers): a node death."""
-        if node.proc is not None and node.proc.poll() is None:
-            os.killpg(node.proc.pid, signal.SIGKILL)
-            node.proc.wait(10)
+        if node.pid is not None and node.alive:
+            os.killpg(node.pid, signal.SIGKILL)
+            if node.proc is not None:
+                node.proc.wait(10)
+            else:  # attached: the owner reaps it; gone or a zombie is dead
+                deadline = time.monotonic() + 10
+                while node.alive and time.monotonic() < deadline:
+                    time.sleep(0.02)
         node.killed_at = time.monotonic()
 
     def stop(self) -> None:
-        """Stop every node (SIGTERM, then SIGKILL after 20 s), then epmd, then remove the folder."""
+        """Stop every node (SIGTERM, then SIGKILL after 20 s), then epmd, then remove the folder
+        (an attached cluster: nothing, its owner stops it)."""
+        if self.attached:
+            return
         for n in self.nodes:
             if n.proc is not None and n.proc.poll() is None:
                 try:
@@ -305,6 +349,15 @@ log.file = false
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _pid_running(pid: int) -> bool:
+    """The process exists and is no zombie (a killed child its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _listening(port: int) -> bool:
