@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,17 +114,23 @@ def test_infer_cli_contract(tmp_path):
     from edgepose.cli import main
 
     img = need_data("keypoints", "coco", "000000000785.jpg")
-    folder = need_data("tracking", "bonn_060470979", "frames")
+    # a folder of real frames (three of the Bonn clip's 25, copied last first): a folder is images
+    # one by one in name order, so three show that as well as 25 did, in an eighth of the time
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for f in sorted(need_data("tracking", "bonn_060470979", "frames").iterdir())[::-12]:
+        shutil.copyfile(f, folder / f.name)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
     out = tmp_path / "o.jsonl"
     rc = main(["infer", str(img), str(bad), str(folder), "--out", str(out), "--quiet"])
     assert rc == 1  # one input failed
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 1 + 1 + 25
+    assert len(rows) == 1 + 1 + 3
     assert rows[0]["source"] == str(img) and rows[0]["width"] == 640 and rows[0]["height"] == 425
     p = rows[0]["poses"][0]
     assert p["layout"] == "blazepose33" and len(p["keypoints"]) == 33 and len(p["coco17"]) == 17
     assert 0 <= p["score"] <= 1 and p["id"] is None
     assert "error" in rows[1] and rows[1]["poses"] == []
     assert [r["source"].rsplit("/", 1)[-1] for r in rows[2:]] == sorted(f.name for f in folder.iterdir())
+    assert all(r["poses"] for r in rows[2:])  # four women in every frame
