@@ -4,7 +4,7 @@ saved pass 1, so a change to the joining is measured in seconds instead of a ful
     # once: a full analysis that also saves the fragments handed to the joining
     python tools/relink_replay.py capture VIDEO /tmp/cap
     # then, any number of times, with LinkConfig fields changed on the command line
-    python tools/relink_replay.py link /tmp/cap/fragments.pkl /tmp/cap/relinked.jsonl stature_scale=0
+    python tools/relink_replay.py link /tmp/cap/fragments.pkl /tmp/cap/relinked.jsonl --set stature_scale=0
     python tools/crowd_audit.py score tests/data/vtest_audit.json /tmp/cap/relinked.jsonl --brief
 
 ``link`` writes a ``poses.jsonl`` with every fragment's poses (``coco17`` keypoints, the new
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     k = sub.add_parser("link", help="re-run the joining on saved fragments")
     k.add_argument("fragments", type=Path)
     k.add_argument("out", type=Path)
-    k.add_argument("settings", nargs="*", help="LinkConfig fields, e.g. stature_scale=0")
+    k.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a LinkConfig field, e.g. stature_scale=0 (repeatable)")
     k.add_argument("--frames", type=int, help="the clip's frame count (default: up to the last pose)")
     a = ap.parse_args(argv)
     if a.cmd == "capture":
