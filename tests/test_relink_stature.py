@@ -14,7 +14,7 @@ import pytest
 
 from edgepose.analyze.appearance import BINS, Appearance
 from edgepose.analyze.relink import Fragment as Frag
-from edgepose.analyze.relink import LinkConfig, Linker, Obs, stature_fit
+from edgepose.analyze.relink import LinkConfig, Linker, Obs, repair_swaps, stature_fit
 from edgepose.skeleton import COCO_INDEX
 
 A, Y0 = 0.2, -100.0
@@ -94,3 +94,54 @@ def test_no_stature_where_heights_do_not_follow_the_floor():
     assert linker.stature_residual is not None and linker.stature_residual > LinkConfig().stature_fit
     assert linker.stature == {}
     assert len(set(person.values())) == 7
+
+
+def _colour(k: int) -> Appearance:
+    h = np.full(BINS, 0.2 / BINS)
+    h[k] += 0.8
+    return Appearance(h / h.sum(), h / h.sum())
+
+
+def _crossing(swapped: bool, seed: int = 0) -> list[Frag]:
+    """P (stature 1.1, colour 3) walks right and Q (stature 0.95, colour 7) walks left along the
+    same row; they cross at frame 50. Pass 1 swapped them there when ``swapped``: each
+    fragment's poses from frame 50 on are the other person's. Four others fill the clip's fit."""
+    rng = np.random.default_rng(seed)
+    people = []
+    for st, colour, x0, dx in ((1.1, _colour(3), 200.0, 4.0), (0.95, _colour(7), 600.0, -4.0)):
+        obs = []
+        for f in range(100):
+            y = 300 + 0.5 * f
+            h = st * A * (y - Y0) * (1 + rng.normal(0, 0.02))
+            obs.append(Obs(f, _pose(x0 + dx * f, y, h), 0.9, colour))
+        people.append(obs)
+    p, q = people
+    if swapped:
+        p, q = p[:50] + q[50:], q[:50] + p[50:]
+    out = [Frag(1, p), Frag(2, q)]
+    for i, st in enumerate((0.94, 0.97, 1.03, 1.06)):
+        out.append(_walk(10 + i, range(0, 100), (100 + 150 * i, 150 + 30 * i), (0.5, 3.0), st, rng, 0.02))
+    return out
+
+
+@pytest.mark.parametrize("swapped", [True, False])
+def test_a_swap_where_two_people_cross_is_undone(swapped):
+    frags = _crossing(swapped)
+    coef, residual, _ = stature_fit(frags)
+    fixed, n = repair_swaps(frags, coef, 10.0, LinkConfig())
+    assert n == (1 if swapped else 0)
+    by_uid = {f.uid: f for f in fixed}
+    # Each fragment is one person again: one colour (and stature) from start to end.
+    for uid, colour in ((1, 3), (2, 7)):
+        assert all(int(np.argmax(o.app.torso)) == colour for o in by_uid[uid].obs), uid
+        assert len(by_uid[uid]) == 100
+    # Through the Linker, the poses that moved are reported under the fragment they ended in.
+    linker = Linker(10.0, LinkConfig(), set())
+    linker.link(frags)
+    assert linker.swaps == n
+    moved = [o for o in frags[0].obs if linker.fragment_of[id(o)] != 1]
+    assert len(moved) == (50 if swapped else 0)
+    # Off: nothing is exchanged.
+    linker = Linker(10.0, LinkConfig(swap_gain=float("inf")), set())
+    linker.link(frags)
+    assert linker.swaps == 0 and all(linker.fragment_of[id(o)] == 1 for o in frags[0].obs)

@@ -62,12 +62,13 @@ def link(pkl: Path, out: Path, settings: list[str], frames: int | None = None) -
     rows: list[list[dict]] = [[] for _ in range(max(n, frames or 0))]
     for f in frags:
         for o in f.obs:
-            rows[o.frame].append({"id": person[f.uid], "uid": f.uid, "coco17": o.kp.round(2).tolist()})
+            uid = linker.fragment_of.get(id(o), f.uid)      # a repaired swap moves poses
+            rows[o.frame].append({"id": person[uid], "uid": uid, "coco17": o.kp.round(2).tolist()})
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as fh:
         for i, ps in enumerate(rows):
             fh.write(json.dumps({"frame": i, "t": i / d["fps"], "poses": ps}) + "\n")
-    return {"fragments": len(frags), "people": len(set(person.values())), "joins": linker.merges,
+    return {"fragments": len(frags), "people": len(set(person.values())), "joins": linker.merges, "swaps": linker.swaps,
             "refused_as_ambiguous": linker.ambiguous, "stature_residual": linker.stature_residual,
             "stature_used": bool(linker.stature)}
 

@@ -24,7 +24,9 @@ appears:
    one walk, one after the other: nothing to choose between). On a fixed camera the cost also
    holds each side's *stature* (:func:`stature_fit`: pixel height against the feet's image row,
    fitted over the clip; only when the fit is good), the cue that survives a long gap in dark
-   clothes (weight 2). A backward walk (:mod:`edgepose.analyze.backward`) that ran into another
+   clothes (weight 2); before the joining, a swap of two people where they cross in pass 1
+   (:func:`repair_swaps`: stature and colours before and after fit the exchange far better) is
+   undone. A backward walk (:mod:`edgepose.analyze.backward`) that ran into another
    fragment's pose is direct evidence that the two are one person: its cost is halved.
 """
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +81,10 @@ class LinkConfig:
     stature_weight: weight of the stature term in the cost (colours weigh 2, proportions and
         motion 1): over a long gap motion says nothing, and dark clothes little, while a
         person's stature stays.
+    swap_gain: two co-existing fragments whose tails, from a frame where they are within half a
+        body height, are exchanged (:func:`repair_swaps`) when that makes before and after agree
+        by this much more (a sum of two 0..1 distances); ``inf`` turns it off. Only with statures.
+    swap_window: seconds of poses compared before and after a possible swap.
     """
 
     max_cost: float = 0.4
@@ -93,6 +100,8 @@ class LinkConfig:
     stature_scale: float = 0.2
     stature_fit: float = 0.06
     stature_weight: float = 2.0
+    swap_gain: float = 0.3
+    swap_window: float = 2.0
 
 
 @dataclass
@@ -313,6 +322,70 @@ def stature_fit(frags: list[Fragment]) -> tuple[np.ndarray, float, dict[int, flo
     return coef, residual, out
 
 
+def _window(obs: list[Obs], stature: Callable[[Obs], float | None]) -> tuple[float, Appearance] | None:
+    s = [v for v in (stature(o) for o in obs if not o.crowded) if v is not None]
+    apps = [o.app for o in obs if o.app is not None and o.app.usable() and not o.crowded]
+    if len(s) < STATURE_MIN_OWN or len(apps) < 4:
+        return None
+    return float(np.median(s)), appearance.mean(apps)
+
+
+def _window_distance(x: tuple[float, Appearance], y: tuple[float, Appearance], cfg: LinkConfig) -> float:
+    dc = appearance.distance(x[1], y[1])
+    dc = cfg.colour_scale / 2 if dc is None else dc
+    return (min(1.0, abs(np.log(x[0] / y[0])) / cfg.stature_scale)
+            + 2 * min(1.0, dc / cfg.colour_scale)) / 3
+
+
+def repair_swaps(frags: list[Fragment], coef: np.ndarray, fps: float, cfg: LinkConfig) -> tuple[list[Fragment], int]:
+    """Undo identity swaps of pass 1's tracker where two people cross: for two co-existing
+    fragments, at each frame where their torso centres are within half a body height, compare
+    stature and colours over ``swap_window`` before and after; when "P before = Q after and Q
+    before = P after" fits better than each staying itself by ``swap_gain``, their tails from
+    that frame are exchanged (the best such frame of the best pair first, then again). Returns
+    the fragments (the heads keep their uids) and the number of swaps."""
+    def stature(o: Obs) -> float | None:
+        m = _stature_measure(o.kp)
+        return None if m is None else m[1] / (coef[0] * m[0] + coef[1])
+
+    w = max(3, int(round(cfg.swap_window * fps)))
+    frags = list(frags)
+    swaps = 0
+    done: set[tuple[int, int, int]] = set()
+    while True:
+        best = None
+        index = [{int(fr): i for i, fr in enumerate(f.frames)} for f in frags]
+        for a in range(len(frags)):
+            for b in range(a + 1, len(frags)):
+                P, Q = frags[a], frags[b]
+                if P.frames[0] > Q.frames[-1] or Q.frames[0] > P.frames[-1]:
+                    continue
+                for t in sorted(set(index[a]) & set(index[b])):
+                    pi, qi = index[a][t], index[b][t]
+                    if min(pi, qi) < 1 or (P.uid, Q.uid, t) in done:
+                        continue
+                    if np.linalg.norm(P.pos[pi] - Q.pos[qi]) > 0.5 * max(P.scale[pi], Q.scale[qi]):
+                        continue
+                    win = [_window(P.obs[max(0, pi - w):pi], stature), _window(P.obs[pi:pi + w], stature),
+                           _window(Q.obs[max(0, qi - w):qi], stature), _window(Q.obs[qi:qi + w], stature)]
+                    if any(x is None for x in win):
+                        continue
+                    pb, pa, qb, qa = win
+                    gain = (_window_distance(pb, pa, cfg) + _window_distance(qb, qa, cfg)
+                            - _window_distance(pb, qa, cfg) - _window_distance(qb, pa, cfg))
+                    if gain >= cfg.swap_gain and (best is None or gain > best[0]):
+                        best = (gain, a, b, pi, qi, t)
+        if best is None:
+            return frags, swaps
+        gain, a, b, pi, qi, t = best
+        P, Q = frags[a], frags[b]
+        log.debug("swap: fragments %d and %d exchange their poses from frame %d (gain %.3f)", P.uid, Q.uid, t, gain)
+        frags[a] = Fragment(P.uid, P.obs[:pi] + Q.obs[qi:])
+        frags[b] = Fragment(Q.uid, Q.obs[:qi] + P.obs[pi:])
+        done.add((P.uid, Q.uid, t))
+        swaps += 1
+
+
 def _weighted_mean(apps: list[Appearance], weights: list[int]) -> Appearance:
     def avg(parts):
         got = [(p, w) for p, w in zip(parts, weights, strict=True) if p is not None]
@@ -333,6 +406,8 @@ class Linker:
         self.evidence = {tuple(sorted(p)) for p in evidence}
         self.stature: dict[int, float] = {}     # uid -> stature, when the clip's fit is good
         self.stature_residual: float | None = None
+        self.swaps = 0
+        self.fragment_of: dict[int, int] = {}   # id(Obs) -> uid of the fragment it ended in
 
     def _handover(self, a: Fragment, fa: int, b: Fragment, fb: int) -> float:
         """Motion cost of ``a`` (last seen in frame ``fa``) becoming ``b`` (first seen in ``fb``):
@@ -439,6 +514,11 @@ class Linker:
                     self.stature = fit[2]
                 log.debug("stature fit: h = %.4f y_foot + %.1f, median residual %.3f (%s)", fit[0][0], fit[0][1],
                           fit[1], "used" if self.stature else "not used")
+                if self.stature and np.isfinite(self.config.swap_gain):
+                    frags, self.swaps = repair_swaps(frags, fit[0], self.fps, self.config)
+                    if self.swaps:
+                        self.stature = stature_fit(frags)[2]
+        self.fragment_of = {id(o): f.uid for f in frags for o in f.obs}
         groups = [_group([f]) for f in frags]
         n = len(groups)
         cost = np.full((n, n), np.inf)

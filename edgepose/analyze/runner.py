@@ -393,9 +393,10 @@ def _identify(rows: list[_Held], confirmed: set[int], evidence: set[tuple[int, i
     for f in sorted(frags, key=lambda f: int(f.frames[0])):
         log.debug("fragment %d: frames %d-%d (%d poses) -> person %d", f.uid, f.frames[0], f.frames[-1], len(f),
                   person[f.uid])
+    owner = linker.fragment_of if link is not None else {}
     for h in rows:
         for d in h.dets:
-            d.pose.id = person[d.uid]
+            d.pose.id = person[owner.get(id(obs[id(d)]), d.uid)]     # a swap repaired moves poses
 
 
 def _static_tracks(rows: list[_Held], cfg: StillConfig) -> set[int]:
