@@ -1,8 +1,8 @@
 """edgepose on a real 3-node RabbitMQ cluster (issue 18): a node SIGKILLed mid-run loses nothing.
 
-One cluster serves both tests (booting three nodes takes 30-40 s on this machine, 60+ s loaded);
-each test kills a node, and the node is started again with its data before the next test (about
-10 s). When the module is done, nothing of the cluster is left: no process runs from its folder,
+One cluster serves both tests (booting three nodes took 28-47 s on this 2-core machine, shared);
+each test kills a node, and the node is started again with its data before the next test (9-20 s
+measured). When the module is done, nothing of the cluster is left: no process runs from its folder,
 and the folder is gone.
 
 1. ``tools/cluster_test.py`` (attached to that cluster) spreads 30 simulated units over the nodes
