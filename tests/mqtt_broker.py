@@ -17,6 +17,16 @@ MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None)
 
 
+def wait_until(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    """Poll ``pred`` every 50 ms until it holds or ``timeout`` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return bool(pred())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -126,12 +136,7 @@ class Subscriber:
             return [json.loads(p) for t, p, _ in self.messages if t.endswith(suffix)]
 
     def wait_for(self, pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return bool(pred())
+        return wait_until(pred, timeout)
 
     def close(self) -> None:
         self.client.disconnect()

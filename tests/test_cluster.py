@@ -38,6 +38,8 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import rabbitmq_cluster  # noqa: E402
 
+from tests.mqtt_broker import wait_until  # noqa: E402
+
 pytestmark = pytest.mark.skipif(rabbitmq_cluster.available() is not None,
                                 reason=str(rabbitmq_cluster.available()))
 
@@ -120,12 +122,7 @@ class Watcher:
             return [(p.get("state"), r) for _, p, r in self.got]
 
     def wait(self, pred, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return bool(pred())
+        return wait_until(pred, timeout)
 
     def close(self) -> None:
         self.c.disconnect()
