@@ -111,3 +111,28 @@ def test_camera_gap_is_bridged_and_reported():
 def test_missing_camera_is_a_clear_error():
     with pytest.raises(SourceError, match="could not be opened"):
         open_source(f"http://127.0.0.1:{_free_port()}/nothing.mjpg")
+
+
+def test_a_clip_on_the_screen_plays_at_its_own_speed():
+    """`run --display` on a file: frames no faster than the file's clock (25 fps: 30 frames take
+    1.16 s of clip time); without the display they come as fast as they decode."""
+    from tests.conftest import need_data
+
+    clip = str(need_data("video", "dance_single_office.mp4"))
+
+    def first_frames(realtime: bool) -> tuple[float, float]:
+        src = open_source(clip)
+        src.realtime = realtime
+        t0 = time.monotonic()
+        for f in src.frames():
+            if f.seq == 29:
+                break
+        took = time.monotonic() - t0
+        src.close()
+        return took, f.t_media
+
+    paced, clip_t = first_frames(True)
+    fast, _ = first_frames(False)
+    assert clip_t > 1.1
+    assert paced >= clip_t - 0.02, (paced, clip_t)
+    assert fast < paced

@@ -40,9 +40,14 @@ class Source(Protocol):
 
 
 class VideoFileSource(ClosingSource):
-    """Every frame of a video file, with its time in the file."""
+    """Every frame of a video file, with its time in the file.
+
+    ``realtime``: hand the frames out no faster than the file's own clock (a person watching the
+    clip on the screen), instead of as fast as they decode (analysis, recording).
+    """
 
     live = False
+    realtime = False
 
     def __init__(self, path: str):
         self.name = path
@@ -59,9 +64,14 @@ class VideoFileSource(ClosingSource):
     def frames(self) -> Iterator[Frame]:
         n = 0
         if not self._closed:
+            start = time.monotonic()
             for i, t, img in read_frames(self._cap, self.fps):
                 if self._closed:
                     break
+                if self.realtime:
+                    wait = start + t - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
                 yield Frame(i, time.monotonic_ns(), img, t, self.name)
                 n += 1
         if n == 0 and not self._closed:

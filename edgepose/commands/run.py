@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--program", help="program name (see `edgepose programs`), e.g. squat or tree")
     p.add_argument("--max-people", type=int, default=None, help="most persons tracked (default: config, 1)")
     p.add_argument("--model", default=None, help="pose model: default, float, lean, int8, movenet-lightning, movenet-thunder or a .tflite path")
-    p.add_argument("--display", action="store_true", help="show the overlay on the screen")
+    p.add_argument("--display", action="store_true",
+                   help="show the overlay on the screen (a video file then plays at its own speed)")
     p.add_argument("--record", type=Path, help="write the overlay video to this .mp4")
     p.add_argument("--poses", type=Path, help="write every frame's poses as JSON Lines (edgepose infer format)")
     p.add_argument("--summary", type=Path, help="write the session summary JSON here")

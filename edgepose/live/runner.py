@@ -139,6 +139,8 @@ def _run(opts: RunOptions, stop_event: threading.Event | None, stack: contextlib
         session = SessionSwitch(opts.program, open_session, program_family(opts.program))
     source = open_source(opts.source, opts.width, opts.height)
     _closing(stack, source.close, "the source")
+    if opts.display and hasattr(source, "realtime"):
+        source.realtime = True  # a clip on the screen plays at its own speed, as a person watches it
     engine = make_engine(opts.engine)
     _closing(stack, engine.close, "the engine")
     session_id = opts.session_id or uuid.uuid4().hex
