@@ -337,6 +337,10 @@ def _window_distance(x: tuple[float, Appearance], y: tuple[float, Appearance], c
             + 2 * min(1.0, dc / cfg.colour_scale)) / 3
 
 
+SWAP_STRIDE = 8            # repair_swaps looks at a close pair every swap_window / this...
+SWAP_COARSE_SLACK = 0.15   # ...and around the best look when it is within this of swap_gain
+
+
 def repair_swaps(frags: list[Fragment], coef: np.ndarray, fps: float, cfg: LinkConfig) -> tuple[list[Fragment], int]:
     """Undo identity swaps of pass 1's tracker where two people cross: for two co-existing
     fragments, at each frame where their torso centres are within half a body height, compare
@@ -349,31 +353,54 @@ def repair_swaps(frags: list[Fragment], coef: np.ndarray, fps: float, cfg: LinkC
         return None if m is None else m[1] / (coef[0] * m[0] + coef[1])
 
     w = max(3, int(round(cfg.swap_window * fps)))
+    stride = max(1, w // SWAP_STRIDE)
     frags = list(frags)
     swaps = 0
     done: set[tuple[int, int, int]] = set()
+    windows: dict[tuple[int, int, int], tuple[float, Appearance] | None] = {}  # this pass's, by slice
+
+    def window(k: int, lo: int, hi: int) -> tuple[float, Appearance] | None:
+        key = (k, max(0, lo), hi)
+        if key not in windows:
+            windows[key] = _window(frags[k].obs[key[1]:hi], stature)
+        return windows[key]
+
+    def gain_at(a: int, b: int, pi: int, qi: int) -> float | None:
+        win = [window(a, pi - w, pi), window(a, pi, pi + w), window(b, qi - w, qi), window(b, qi, qi + w)]
+        if any(x is None for x in win):
+            return None
+        pb, pa, qb, qa = win
+        return (_window_distance(pb, pa, cfg) + _window_distance(qb, qa, cfg)
+                - _window_distance(pb, qa, cfg) - _window_distance(qb, pa, cfg))
+
     while True:
         best = None
         index = [{int(fr): i for i, fr in enumerate(f.frames)} for f in frags]
+        windows.clear()       # the fragments changed with the last swap
         for a in range(len(frags)):
             for b in range(a + 1, len(frags)):
                 P, Q = frags[a], frags[b]
                 if P.frames[0] > Q.frames[-1] or Q.frames[0] > P.frames[-1]:
                     continue
+                close = []
                 for t in sorted(set(index[a]) & set(index[b])):
                     pi, qi = index[a][t], index[b][t]
                     if min(pi, qi) < 1 or (P.uid, Q.uid, t) in done:
                         continue
-                    if np.linalg.norm(P.pos[pi] - Q.pos[qi]) > 0.5 * max(P.scale[pi], Q.scale[qi]):
-                        continue
-                    win = [_window(P.obs[max(0, pi - w):pi], stature), _window(P.obs[pi:pi + w], stature),
-                           _window(Q.obs[max(0, qi - w):qi], stature), _window(Q.obs[qi:qi + w], stature)]
-                    if any(x is None for x in win):
-                        continue
-                    pb, pa, qb, qa = win
-                    gain = (_window_distance(pb, pa, cfg) + _window_distance(qb, qa, cfg)
-                            - _window_distance(pb, qa, cfg) - _window_distance(qb, pa, cfg))
-                    if gain >= cfg.swap_gain and (best is None or gain > best[0]):
+                    if np.linalg.norm(P.pos[pi] - Q.pos[qi]) <= 0.5 * max(P.scale[pi], Q.scale[qi]):
+                        close.append((t, pi, qi))
+                # Two people side by side are close in every frame: look every ``stride`` frames
+                # (the windows overlap by all but a few frames, so the gain moves little), then at
+                # every frame around the best coarse one.
+                coarse = [(g, k) for k in range(0, len(close), stride)
+                          if (g := gain_at(a, b, close[k][1], close[k][2])) is not None]
+                if not coarse or max(coarse)[0] < cfg.swap_gain - SWAP_COARSE_SLACK:
+                    continue
+                k0 = max(coarse)[1]
+                for k in range(max(0, k0 - stride), min(len(close), k0 + stride + 1)):
+                    t, pi, qi = close[k]
+                    gain = gain_at(a, b, pi, qi)
+                    if gain is not None and gain >= cfg.swap_gain and (best is None or gain > best[0]):
                         best = (gain, a, b, pi, qi, t)
         if best is None:
             return frags, swaps
