@@ -140,7 +140,7 @@ class EngineConfig:
         less. 1 = off. Who is found is not affected (the views run after every decision), nor
         is video. 5 measured: visible keypoints moved beyond 2 % of the height by one grey
         level of noise 29.3 % -> 25.4 %, PCK@0.2 0.9036 -> 0.9042, OKS AP 0.507 -> 0.526, for
-        about 1.1x the still-image time (docs/benchmarks.md).
+        about 1.2x the still-image time (1.19x alternated image by image; infer contract 15.4 -> 18.8 s; docs/benchmarks.md).
     """
 
     landmark: str = "default"
