@@ -228,5 +228,9 @@ def test_guidance_on_each_yoga_photo(still_engine, tmp_path: Path) -> None:
         panel, under = out[y0:y1, x0:x1], img[y0:y1, x0:x1]
         assert (panel.min(axis=2) > 225).sum() > 30, r["file"]
         assert np.median(panel) < np.median(under), r["file"]
+        # ... and clear of the hold timer and its label ("Hold 5 of 30 s") at the top left
+        sc = ui_scale(out)
+        if x0 < int(12 * sc) + int(min(0.42 * out.shape[1], 330 * sc)):
+            assert y0 >= 110 * sc, (r["file"], y0, 110 * sc)
         cv2.imwrite(str(tmp_path / f"guide_{r['pose']}.png"), out)
     assert len(seen) == 7

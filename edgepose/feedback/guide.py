@@ -287,9 +287,12 @@ class Guide:
 
         h, w = img.shape[:2]
         fw, fh = fig.size
-        top, bottom = int(110 * sc), h - int(74 * sc)  # clear of the hold timer and the cue bar
+        # clear of the hold timer and its label (down to 110 size units) with the panel's own
+        # "Target" label (26 units, and the head's room, 0.2 torso, above the figure), and of the cue bar
+        top, bottom = int(136 * sc), h - int(74 * sc)
         margin = int(8 * sc)
-        scale = max(4.0, (bottom - top - 30 * sc) / fh)
+        fh_label = fh + 0.2   # the figure's height with the head's room above it, in torsos
+        scale = max(4.0, (bottom - top - 30 * sc) / fh_label)
         room_l, room_r = float(w), float(w)
         floor = bottom
         if pose is not None:
@@ -302,7 +305,7 @@ class Guide:
             x1 = x0 + bw
             room_l, room_r = max(0.0, x0), max(0.0, w - x1)
             # stand the figure on the person's floor line, as far as the screen allows
-            floor = int(min(bottom, max(top + fh * scale + 30 * sc, y0 + bh)))
+            floor = int(min(bottom, max(top + fh_label * scale + 30 * sc, y0 + bh)))
         left = room_l > room_r
         room = max(room_l, room_r) - 2 * margin
         min_w = 0.16 * w
@@ -319,7 +322,7 @@ class Guide:
             if xc + panel_w / 2 <= w - STATS_W * sc:
                 break
             # under the stats box (time, score) on the right: start below it
-            scale = min(scale, max(4.0, (bottom - STATS_BOTTOM * sc - 30 * sc) / fh))
+            scale = min(scale, max(4.0, (bottom - STATS_BOTTOM * sc - 30 * sc) / fh_label))
         return scale, xc, min(floor, bottom - margin), panel_w
 
     def _draw_figure(self, img: np.ndarray, pose: Pose | None, adv: Advice | None, sc: float) -> None:
