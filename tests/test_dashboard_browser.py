@@ -22,9 +22,16 @@ EVIL = '<script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
 def _wait(pred, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    """``pred()`` once it is truthy; an element of a page being replaced (stale, or not there yet)
+    counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        v = pred()
+        try:
+            v = pred()
+        except (NoSuchElementException, StaleElementReferenceException):
+            v = None
         if v:
             return v
         time.sleep(0.1)
@@ -145,7 +152,8 @@ def test_a_forgotten_clients_page_says_so_in_chromium(tmp_path: Path) -> None:
         assert "knee rehab" in drv.page_source and "1954" in drv.page_source
         drv.find_element(By.NAME, "confirm").send_keys("C-104")
         drv.find_element(By.CSS_SELECTOR, "button.danger").click()
-        assert "Client C-104 forgotten" in _wait(lambda: drv.find_element(By.TAG_NAME, "h1").text)
+        forgotten = "Client C-104 forgotten"
+        assert _wait(lambda: forgotten in drv.find_element(By.TAG_NAME, "h1").text), drv.page_source[-2000:]
         tomb = d.store.tombstone("C-104")
         assert tomb is not None
 
