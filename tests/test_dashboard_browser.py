@@ -60,7 +60,8 @@ def test_staff_workflow_in_chromium(tmp_path: Path, broker) -> None:  # type: ig
         drv.find_element(By.ID, "name").send_keys("ben")
         drv.find_element(By.ID, "password").send_keys("wrong password!")
         drv.find_element(By.ID, "login").click()
-        assert "Wrong name or password" in drv.find_element(By.CSS_SELECTOR, ".note.bad").text
+        # the refusal is a new page: wait for it (reading at once can still see the form being replaced)
+        assert "Wrong name or password" in _wait(lambda: drv.find_element(By.CSS_SELECTOR, ".note.bad").text)
         drv.find_element(By.ID, "name").clear()
         drv.find_element(By.ID, "name").send_keys("ben")
         drv.find_element(By.ID, "password").send_keys(PASSWORD)
