@@ -8,6 +8,7 @@ with headless Chromium and saves full-page screenshots.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -84,4 +85,8 @@ def full_page(d, path: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
+    ap = argparse.ArgumentParser(description="Screenshots of the staff dashboard's main pages, from a seeded demo "
+                                             "database in headless Chromium.")
+    ap.add_argument("out", nargs="?", type=Path, default=ROOT / "docs" / "screenshots",
+                    help="folder for the dashboard-*.png files (default: docs/screenshots)")
+    main(ap.parse_args().out)
