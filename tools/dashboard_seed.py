@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import sys
 import uuid
 from typing import Any
 
@@ -125,7 +124,11 @@ def seed_fleet(store: Any, n: int, batch: int = 1000) -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
     from edgepose.history.store import open_store
 
-    with open_store(sys.argv[1]) as st:
+    ap = argparse.ArgumentParser(description="Seed a history store with demo units, clients and sessions.")
+    ap.add_argument("store", help="store URL, e.g. sqlite:////tmp/demo.sqlite or postgresql://user@host/db")
+    with open_store(ap.parse_args().store) as st:
         print(seed_demo(st))
