@@ -62,6 +62,8 @@ def link(pkl: Path, out: Path, settings: list[str], frames: int | None = None) -
     rows: list[list[dict]] = [[] for _ in range(max(n, frames or 0))]
     for f in frags:
         for o in f.obs:
+            if id(o) in linker.dropped:                       # drifted onto someone else
+                continue
             uid = linker.fragment_of.get(id(o), f.uid)      # a repaired swap moves poses
             rows[o.frame].append({"id": person[uid], "uid": uid, "coco17": o.kp.round(2).tolist()})
     out.parent.mkdir(parents=True, exist_ok=True)

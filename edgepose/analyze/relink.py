@@ -85,6 +85,10 @@ class LinkConfig:
         body height, are exchanged (:func:`repair_swaps`) when that makes before and after agree
         by this much more (a sum of two 0..1 distances); ``inf`` turns it off. Only with statures.
     swap_window: seconds of poses compared before and after a possible swap.
+    drift_size: a pose that stands on another pose's legs in its frame and whose body height is
+        off its own fragment's (median over ``drift_window`` seconds around it) by more than this
+        log ratio is a track drifting onto someone in front (:func:`drop_drifted`) and is
+        dropped; ``inf`` turns it off.
     """
 
     max_cost: float = 0.4
@@ -102,6 +106,8 @@ class LinkConfig:
     stature_weight: float = 2.0
     swap_gain: float = 0.3
     swap_window: float = 2.0
+    drift_size: float = 0.25
+    drift_window: float = 2.0
 
 
 @dataclass
@@ -243,6 +249,69 @@ def mark_crowded(frames: list[list[Obs]], min_iou: float = 0.15) -> None:
         np.fill_diagonal(iou, 0.0)
         for o, row in zip(obs, iou, strict=True):
             o.crowded = bool(row.max() > min_iou)
+
+
+_LEGS = [_C[n] for n in ("left_knee", "right_knee", "left_ankle", "right_ankle")]
+_LEGS_MIRROR = [COCO_MIRROR[c] for c in _LEGS]
+
+
+def _on_legs(a: np.ndarray, b: np.ndarray, height: float) -> bool:
+    """Pose ``a`` stands on ``b``'s legs: the median distance of their knees and ankles (left
+    and right possibly swapped) is under 0.15 of ``height``, every one of them seen."""
+    if min(a[_LEGS, 2].min(), b[_LEGS, 2].min()) < MIN_VIS:
+        return False
+    d = min(float(np.median(np.linalg.norm(a[_LEGS, :2] - b[other, :2], axis=1))) for other in (_LEGS, _LEGS_MIRROR))
+    return d < 0.15 * height
+
+
+def drop_drifted(frags: list[Fragment], fps: float, cfg: LinkConfig) -> tuple[list[Fragment], set[int]]:
+    """Drop the poses of a track that drifted onto someone else.
+
+    When a person walks behind another, the landmark model's crop that follows them can slide
+    down onto the one in front: for a few frames the pose keeps the hidden person's head and
+    shoulders but stands on the other's legs, a body suddenly far taller than the fragment
+    itself was a second earlier. Such a pose ends (or starts) the fragment in the wrong place at
+    the wrong size, so the hand-over to the person's next fragment looks impossible and the two
+    are never joined; it is also a wrong pose. Of two poses of a frame that stand on the same
+    legs (and are not one body, which :func:`drop_duplicates` handled), the one whose body
+    height (:func:`_scale`) is off its own fragment's median over ``drift_window`` seconds by
+    more than ``drift_size`` (log ratio), and more off than the other's, is dropped.
+
+    Returns the fragments left (without those emptied) and ``id()`` of every dropped ``Obs``."""
+    if not np.isfinite(cfg.drift_size):
+        return frags, set()
+    half = max(1, int(round(cfg.drift_window * fps / 2)))
+
+    def off(f: Fragment, i: int) -> float:
+        lo, hi = np.searchsorted(f.frames, [f.frames[i] - half, f.frames[i] + half + 1])
+        return abs(float(np.log(f.scale[i] / np.median(f.scale[lo:hi]))))
+
+    at: dict[int, list[tuple[Fragment, int]]] = {}
+    for f in frags:
+        for i, fr in enumerate(f.frames):
+            at.setdefault(int(fr), []).append((f, i))
+    dropped: set[int] = set()
+    for here in at.values():
+        for (fa, ia), (fb, ib) in ((x, y) for k, x in enumerate(here) for y in here[k + 1:]):
+            a, b = fa.obs[ia].kp, fb.obs[ib].kp
+            h = min(fa.scale[ia], fb.scale[ib])
+            if not (_on_legs(a, b, h) or _on_legs(b, a, h)):
+                continue
+            oa, ob = off(fa, ia), off(fb, ib)
+            worse, w = ((fa, ia), oa) if oa >= ob else ((fb, ib), ob)
+            if w > cfg.drift_size:
+                dropped.add(id(worse[0].obs[worse[1]]))
+    if not dropped:
+        return frags, dropped
+    out = []
+    for f in frags:
+        keep = [o for o in f.obs if id(o) not in dropped]
+        if len(keep) == len(f.obs):
+            out.append(f)
+        elif keep:
+            out.append(Fragment(f.uid, keep))
+    log.debug("drift: %d poses standing on someone else's legs dropped", len(dropped))
+    return out, dropped
 
 
 # ---------------------------------------------------------------------------- joining
@@ -435,6 +504,7 @@ class Linker:
         self.stature_residual: float | None = None
         self.swaps = 0
         self.fragment_of: dict[int, int] = {}   # id(Obs) -> uid of the fragment it ended in
+        self.dropped: set[int] = set()          # id(Obs) of the poses dropped as drifted
 
     def _handover(self, a: Fragment, fa: int, b: Fragment, fb: int) -> float:
         """Motion cost of ``a`` (last seen in frame ``fa``) becoming ``b`` (first seen in ``fb``):
@@ -531,8 +601,11 @@ class Linker:
         return out
 
     def link(self, frags: list[Fragment]) -> dict[int, int]:
-        """uid -> person number (0, 1, ... in order of first appearance)."""
+        """uid -> person number (0, 1, ... in order of first appearance). Poses dropped as
+        drifted (:func:`drop_drifted`, ``self.dropped``) are in no fragment any more; a fragment
+        left empty has no person."""
         self.stature, self.stature_residual = {}, None
+        frags, self.dropped = drop_drifted(frags, self.fps, self.config)
         if self.config.stature_scale > 0:
             fit = stature_fit(frags)
             if fit is not None:

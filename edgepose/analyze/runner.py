@@ -97,6 +97,7 @@ class PassResult:
     followed_poses: int = 0       # poses of lost tracks found by following them forward
     duplicates: int = 0           # poses dropped as a second pose of one body
     joins: int = 0                # fragment groups joined into one person
+    drifted: int = 0              # poses dropped as standing on someone else's legs (relink.drop_drifted)
     static_tracks: int = 0        # confirmed tracks dropped as static objects (analyze.still)
     static_poses: int = 0         # their poses
 
@@ -387,6 +388,10 @@ def _identify(rows: list[_Held], confirmed: set[int], evidence: set[tuple[int, i
         linker = relink.Linker(fps, link, {e for e in evidence if e[0] in per_uid and e[1] in per_uid})
         person = linker.link(frags)
         res.joins = linker.merges
+        res.drifted = len(linker.dropped)
+        if linker.dropped:          # poses standing on someone else's legs: wrong, not written
+            for h in rows:
+                h.dets = [d for d in h.dets if id(obs[id(d)]) not in linker.dropped]
     else:
         order = sorted(frags, key=lambda f: int(f.frames[0]))
         person = {f.uid: i for i, f in enumerate(order)}
