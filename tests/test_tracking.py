@@ -200,3 +200,38 @@ def test_a_couple_dancing_close_together_are_two_people():
     out = tracker.update([as_pose(a), as_pose(b)])
     assert iou_matrix(*(np.array([box_of(k[:, :2], k[:, 2], 0.3)]) for k in (a, b)))[0, 0] > 0.5
     assert len(out) == 2 and {p.id for p in out} == {0, 1}
+
+
+def test_a_person_who_walked_out_of_the_picture_is_not_handed_to_the_next_one_in(monkeypatch):
+    """A paddler's annotated pose walks right, 12 px a frame, to the edge of a 960 px frame and
+    out; two frames later the same body stands at the edge, inside: a newcomer (on vtest.avi,
+    another man in black walking in where one had walked out). Colours and shape are alike, and
+    she is close to where the track coasts, so only where it was going says it: its torso left
+    the picture, so the track is lost, not coasted onto the newcomer (the offline joining decides
+    whether it is the same person back)."""
+    from edgepose.analyze import tracking
+
+    frames, _ = bonn_gt()
+    k0 = dict(frames[0])[3].astype(np.float64)            # the paddler on the right, torso x ~830
+    blank = np.zeros((540, 960, 3), np.uint8)
+
+    def run_out() -> tuple[list[int], int]:
+        tracker = Tracker()
+        uids = []
+        for f in range(10):                               # last seen with the torso at x ~940
+            k = k0.copy()
+            k[:, 0] += 12 * f
+            tracker.update([as_pose(k)], blank)
+            uids.append(tracker.last_uids[0])
+        for _ in range(2):                                # walked on, out of the picture
+            tracker.update([], blank)
+        k = k0.copy()
+        k[:, 0] += 12 * 10
+        tracker.update([as_pose(k)], blank)
+        return uids, tracker.last_uids[0]
+
+    uids, newcomer = run_out()
+    assert len(set(uids)) == 1 and newcomer != uids[-1]
+    monkeypatch.setattr(tracking, "_left_view", lambda *a: False)
+    uids, newcomer = run_out()                            # coasted on, the track takes her
+    assert newcomer == uids[-1]

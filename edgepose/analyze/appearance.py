@@ -91,9 +91,31 @@ def part_masks(shape: tuple[int, int], kp17: np.ndarray, offset: tuple[int, int]
     return torso, legs
 
 
-def describe(image: np.ndarray, kp17: np.ndarray) -> Appearance:
+def _body_mask(shape: tuple[int, int], kp17: np.ndarray, offset: tuple[int, int]) -> np.ndarray | None:
+    """Mask of a whole body: the convex hull of its seen keypoints and of the top of its head
+    (above the shoulders by 0.6 of the torso, where the face keypoints may not be seen), widened
+    by a tenth of its height (the width of the head, arms and legs); None with under 3 seen."""
+    kp = kp17[:, :2] - np.asarray(offset, np.float64)
+    seen = kp17[:, 2] >= MIN_VIS
+    pts = kp[seen]
+    if len(pts) < 3:
+        return None
+    sh, hp = [_C["left_shoulder"], _C["right_shoulder"]], [_C["left_hip"], _C["right_hip"]]
+    if seen[sh + hp].all():
+        top = kp[sh].mean(0) + 0.6 * (kp[sh].mean(0) - kp[hp].mean(0))
+        width = kp[sh[0]] - kp[sh[1]]
+        pts = np.vstack([pts, top + 0.3 * width, top - 0.3 * width])
+    pad = max(1, int(round(0.1 * float(np.ptp(pts[:, 1])))))
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 255)
+    return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1)))
+
+
+def describe(image: np.ndarray, kp17: np.ndarray, exclude: list[np.ndarray] = ()) -> Appearance:
     """The :class:`Appearance` of the person whose COCO-17 keypoints (pixels, visibility) are
-    ``kp17`` in the BGR ``image`` (only the crop around them is converted)."""
+    ``kp17`` in the BGR ``image`` (only the crop around them is converted). ``exclude``: COCO-17
+    poses of people who may stand in front: every pixel of their body (the hull of their seen
+    keypoints, widened by a tenth of their height for the head and limbs' width) is left out."""
     h, w = image.shape[:2]
     sel = kp17[kp17[:, 2] >= MIN_VIS, :2]
     if len(sel) < 4:
@@ -106,6 +128,13 @@ def describe(image: np.ndarray, kp17: np.ndarray) -> Appearance:
         return Appearance(None, None)
     hsv = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_BGR2HSV)
     torso, legs = part_masks((y1 - y0, x1 - x0), kp17, (x0, y0))
+    for other in exclude:
+        body = _body_mask((y1 - y0, x1 - x0), other, (x0, y0))
+        if body is None:
+            continue
+        for part in (torso, legs):
+            if part is not None:
+                part[body > 0] = 0
     return Appearance(_hist(hsv, torso) if torso is not None else None,
                       _hist(hsv, legs) if legs is not None else None)
 

@@ -315,7 +315,9 @@ def _follow_lost(tracker: Tracker, back: BackwardPass, held: _Held, image: np.nd
     """Confirmed tracks pass 1 did not find in this frame: look for each where it was going,
     with the other people painted out if need be (an occluded person); a pose found joins the
     track (and the frame). The last pose before a loss is often already sliding onto the
-    occluder, so when it leads nowhere the walk starts again from a pose a few frames older."""
+    occluder, so when it leads nowhere the walk starts again from a pose a few frames older. A
+    pose found there whose own colours are unlike the track's (:meth:`Tracker.looks_unlike`) is
+    someone else, and is not taken."""
     f = held.index
     for tr in tracker.tracks:
         hist = recent.get(tr.uid)
@@ -329,10 +331,28 @@ def _follow_lost(tracker: Tracker, back: BackwardPass, held: _Held, image: np.nd
             gap = f - lf
             p = back.follow(image, lp.keypoints.astype(np.float64), vel * min(gap, 10), gap,
                             others(f, tr.uid), lambda q, u=tr.uid: collides(f, q, u))
-            if p is not None:
-                tracker.extend(tr, p, image)
-                held.dets.append(_Det(p, tr.uid, _describe(image, p)))
-                break
+            if p is None:
+                continue
+            # Judged on the pose's own pixels only: someone hidden behind a person in front (whose
+            # feet are lower in the picture) would look unlike themselves through that person.
+            k = p.coco17().astype(np.float64)
+            own = appearance.describe(image, k, [o for o in others(f, tr.uid) if _feet(o) > _feet(k)])
+            if tracker.looks_unlike(tr, own):
+                # The pose where the person was going is someone else's (they walked into the
+                # place of the one now hidden): following it would hand the track to them.
+                log.debug("frame %d: track %s not followed onto a pose in other colours (%.2f)", f, tr.id,
+                          appearance.distance(tr.look, own))
+                continue
+            look = _describe(image, p)
+            tracker.extend(tr, p, image)
+            held.dets.append(_Det(p, tr.uid, look))
+            break
+
+
+def _feet(kp17: np.ndarray) -> float:
+    """Image row of a pose's lowest seen keypoint (on a floor, the one further down is nearer)."""
+    seen = kp17[kp17[:, 2] >= 0.5, 1]
+    return float(seen.max()) if len(seen) else float(kp17[:, 1].max())
 
 
 def _hip_velocity(hist) -> np.ndarray:
