@@ -114,8 +114,8 @@ def _body_mask(shape: tuple[int, int], kp17: np.ndarray, offset: tuple[int, int]
 def describe(image: np.ndarray, kp17: np.ndarray, exclude: list[np.ndarray] = ()) -> Appearance:
     """The :class:`Appearance` of the person whose COCO-17 keypoints (pixels, visibility) are
     ``kp17`` in the BGR ``image`` (only the crop around them is converted). ``exclude``: COCO-17
-    poses of people who may stand in front: every pixel of their body (the hull of their seen
-    keypoints, widened by a tenth of their height for the head and limbs' width) is left out."""
+    poses of people who may stand in front: every pixel of their body (:func:`_body_mask`: the
+    hull of their seen keypoints and of the top of their head, widened) is left out."""
     h, w = image.shape[:2]
     sel = kp17[kp17[:, 2] >= MIN_VIS, :2]
     if len(sel) < 4:
