@@ -71,3 +71,25 @@ def test_people_standing_apart_or_of_a_steady_size_lose_nothing():
         o.kp[:_C["left_hip"], 1] -= 12.0
     kept, dropped = drop_drifted([Fragment(5, a), Fragment(6, b)], 10.0, LinkConfig())
     assert not dropped and [len(f) for f in kept] == [30, 30]
+
+
+def test_a_fragment_taken_over_by_a_new_one_on_the_same_body_is_joined_with_it():
+    """Pass 1 starts a new track on a walker (frame 19) while the old one still holds a second
+    estimate of her, 8 px away (a seventh of her height), for two more frames. The two co-exist
+    there, so without the check she is two people; her old track's last two poses are dropped
+    and the two fragments are one person. Someone who walks on beside her is never dropped."""
+    def walker(frames, dx=0.0):
+        return [Obs(f, _pose(300.0 + 2.0 * f + dx, 250.0, 60.0), 0.9, _SAME) for f in frames]
+
+    old, new = Fragment(1, walker(range(0, 21), dx=8.0)), Fragment(2, walker(range(19, 40)))
+    linker = Linker(10.0)
+    person = linker.link([old, new])
+    assert {o.frame for o in old.obs if id(o) in linker.dropped} == {19, 20}
+    assert person[1] == person[2]
+    person = Linker(10.0, LinkConfig(overlap_frames=0)).link([old, new])
+    assert person[1] != person[2]
+    # Beside her (40 px: two thirds of her height) in the shared frames: two people, nothing dropped.
+    beside = Fragment(3, walker(range(0, 21), dx=40.0))
+    linker = Linker(10.0)
+    person = linker.link([beside, new])
+    assert not linker.dropped and person[3] != person[2]

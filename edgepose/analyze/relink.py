@@ -89,6 +89,11 @@ class LinkConfig:
         off its own fragment's (median over ``drift_window`` seconds around it) by more than this
         log ratio is a track drifting onto someone in front (:func:`drop_drifted`) and is
         dropped; ``inf`` turns it off.
+    overlap_frames, overlap_dist: a fragment that starts on the body of one that ends at most
+        ``overlap_frames`` frames later (torso centres within ``overlap_dist`` body heights in
+        every frame they share) took that person over: the older one's last poses are second
+        estimates and are dropped (:func:`drop_taken_over`), so that the two may be joined. 0
+        turns it off.
     """
 
     max_cost: float = 0.4
@@ -108,6 +113,8 @@ class LinkConfig:
     swap_window: float = 2.0
     drift_size: float = 0.25
     drift_window: float = 2.0
+    overlap_frames: int = 3
+    overlap_dist: float = 0.25
 
 
 @dataclass
@@ -301,8 +308,46 @@ def drop_drifted(frags: list[Fragment], fps: float, cfg: LinkConfig) -> tuple[li
             worse, w = ((fa, ia), oa) if oa >= ob else ((fb, ib), ob)
             if w > cfg.drift_size:
                 dropped.add(id(worse[0].obs[worse[1]]))
-    if not dropped:
+    if dropped:
+        log.debug("drift: %d poses standing on someone else's legs dropped", len(dropped))
+    return _without(frags, dropped), dropped
+
+
+def drop_taken_over(frags: list[Fragment], cfg: LinkConfig) -> tuple[list[Fragment], set[int]]:
+    """Drop the last poses of a fragment that a new fragment took over.
+
+    Pass 1 may start a new track on a person while their old track still holds a second
+    estimate of them for a frame or two (torso centres a seventh of a body height apart, which
+    the one-pose-per-body test does not call one body) before it ends. The two fragments then
+    co-exist in those frames, and fragments that co-exist are two people, so the person keeps
+    two ids (on vtest.avi, the blonde woman's 19-149 and 148-363). When fragment ``y`` starts
+    while ``x`` has at most ``overlap_frames`` frames left, every one of them shared with ``y``
+    and with the torso centres within ``overlap_dist`` of the larger body height, ``x``'s poses
+    in those frames are dropped. Returns the fragments left and ``id()`` of the poses dropped."""
+    dropped: set[int] = set()
+    if cfg.overlap_frames <= 0:
         return frags, dropped
+    for x in frags:
+        for y in frags:
+            if y is x or not x.frames[0] < y.frames[0] <= x.frames[-1] < y.frames[-1]:
+                continue
+            tail = x.frames[x.frames >= y.frames[0]]
+            shared = np.intersect1d(tail, y.frames)
+            if len(tail) > cfg.overlap_frames or len(shared) != len(tail):
+                continue
+            ix, iy = np.searchsorted(x.frames, shared), np.searchsorted(y.frames, shared)
+            d = np.linalg.norm(x.pos[ix] - y.pos[iy], axis=1) / np.maximum(x.scale[ix], y.scale[iy])
+            if (d <= cfg.overlap_dist).all():
+                dropped.update(id(x.obs[i]) for i in ix)
+    if dropped:
+        log.debug("taken over: %d last poses of fragments a new one started on dropped", len(dropped))
+    return _without(frags, dropped), dropped
+
+
+def _without(frags: list[Fragment], dropped: set[int]) -> list[Fragment]:
+    """The fragments without the ``Obs`` whose ``id()`` is in ``dropped`` (emptied ones left out)."""
+    if not dropped:
+        return frags
     out = []
     for f in frags:
         keep = [o for o in f.obs if id(o) not in dropped]
@@ -310,8 +355,7 @@ def drop_drifted(frags: list[Fragment], fps: float, cfg: LinkConfig) -> tuple[li
             out.append(f)
         elif keep:
             out.append(Fragment(f.uid, keep))
-    log.debug("drift: %d poses standing on someone else's legs dropped", len(dropped))
-    return out, dropped
+    return out
 
 
 # ---------------------------------------------------------------------------- joining
@@ -504,7 +548,7 @@ class Linker:
         self.stature_residual: float | None = None
         self.swaps = 0
         self.fragment_of: dict[int, int] = {}   # id(Obs) -> uid of the fragment it ended in
-        self.dropped: set[int] = set()          # id(Obs) of the poses dropped as drifted
+        self.dropped: set[int] = set()          # id(Obs) of the poses dropped (drifted, taken over)
 
     def _handover(self, a: Fragment, fa: int, b: Fragment, fb: int) -> float:
         """Motion cost of ``a`` (last seen in frame ``fa``) becoming ``b`` (first seen in ``fb``):
@@ -602,10 +646,13 @@ class Linker:
 
     def link(self, frags: list[Fragment]) -> dict[int, int]:
         """uid -> person number (0, 1, ... in order of first appearance). Poses dropped as
-        drifted (:func:`drop_drifted`, ``self.dropped``) are in no fragment any more; a fragment
-        left empty has no person."""
+        drifted (:func:`drop_drifted`) or as a taken-over fragment's last second estimates
+        (:func:`drop_taken_over`; both in ``self.dropped``) are in no fragment any more; a
+        fragment left empty has no person."""
         self.stature, self.stature_residual = {}, None
         frags, self.dropped = drop_drifted(frags, self.fps, self.config)
+        frags, taken = drop_taken_over(frags, self.config)
+        self.dropped |= taken
         if self.config.stature_scale > 0:
             fit = stature_fit(frags)
             if fit is not None:
