@@ -1,4 +1,4 @@
-"""A track that drifts onto the person in front (`edgepose.analyze.relink.drop_drifted`).
+"""A track that drifts onto the person in front (`edgepose.analyze.strays.drop_drifted`).
 
 When someone walks behind another person, the crop that follows them can slide down onto the one
 in front: for a few frames the pose keeps the hidden person's head and shoulders but stands on
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from test_relink_stature import _SAME, _pose
 
-from edgepose.analyze.relink import Fragment, LinkConfig, Linker, Obs, drop_drifted
+from edgepose.analyze.relink import Fragment, LinkConfig, Linker, Obs
+from edgepose.analyze.strays import drop_drifted
 from edgepose.skeleton import COCO_INDEX
 
 _C = COCO_INDEX
@@ -69,8 +70,8 @@ def test_people_standing_apart_or_of_a_steady_size_lose_nothing():
     b = [Obs(f, _pose(400.0, 300.0, 80.0), 0.9, _SAME) for f in range(30)]
     for o in b:                       # the same legs, a torso of its own above them
         o.kp[:_C["left_hip"], 1] -= 12.0
-    kept, dropped = drop_drifted([Fragment(5, a), Fragment(6, b)], 10.0, LinkConfig())
-    assert not dropped and [len(f) for f in kept] == [30, 30]
+    cfg = LinkConfig()
+    assert not drop_drifted([Fragment(5, a), Fragment(6, b)], 10.0, cfg.drift_size, cfg.drift_window)
 
 
 def test_a_fragment_taken_over_by_a_new_one_on_the_same_body_is_joined_with_it():

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgepose.analyze import appearance
+from edgepose.analyze import appearance, strays
 from edgepose.analyze.appearance import Appearance
 from edgepose.analyze.tracking import body_shape, box_of, iou_matrix, oks_matrix
 from edgepose.inference.nested import coco17_nested
@@ -87,12 +87,12 @@ class LinkConfig:
     swap_window: seconds of poses compared before and after a possible swap.
     drift_size: a pose that stands on another pose's legs in its frame and whose body height is
         off its own fragment's (median over ``drift_window`` seconds around it) by more than this
-        log ratio is a track drifting onto someone in front (:func:`drop_drifted`) and is
+        log ratio is a track drifting onto someone in front (:func:`~edgepose.analyze.strays.drop_drifted`) and is
         dropped; ``inf`` turns it off.
     overlap_frames, overlap_dist: a fragment that starts on the body of one that ends at most
         ``overlap_frames`` frames later (torso centres within ``overlap_dist`` body heights in
         every frame they share) took that person over: the older one's last poses are second
-        estimates and are dropped (:func:`drop_taken_over`), so that the two may be joined. 0
+        estimates and are dropped (:func:`~edgepose.analyze.strays.drop_taken_over`), so that the two may be joined. 0
         turns it off.
     """
 
@@ -256,92 +256,6 @@ def mark_crowded(frames: list[list[Obs]], min_iou: float = 0.15) -> None:
         np.fill_diagonal(iou, 0.0)
         for o, row in zip(obs, iou, strict=True):
             o.crowded = bool(row.max() > min_iou)
-
-
-_LEGS = [_C[n] for n in ("left_knee", "right_knee", "left_ankle", "right_ankle")]
-_LEGS_MIRROR = [COCO_MIRROR[c] for c in _LEGS]
-
-
-def _on_legs(a: np.ndarray, b: np.ndarray, height: float) -> bool:
-    """Pose ``a`` stands on ``b``'s legs: the median distance of their knees and ankles (left
-    and right possibly swapped) is under 0.15 of ``height``, every one of them seen."""
-    if min(a[_LEGS, 2].min(), b[_LEGS, 2].min()) < MIN_VIS:
-        return False
-    d = min(float(np.median(np.linalg.norm(a[_LEGS, :2] - b[other, :2], axis=1))) for other in (_LEGS, _LEGS_MIRROR))
-    return d < 0.15 * height
-
-
-def drop_drifted(frags: list[Fragment], fps: float, cfg: LinkConfig) -> tuple[list[Fragment], set[int]]:
-    """Drop the poses of a track that drifted onto someone else.
-
-    When a person walks behind another, the landmark model's crop that follows them can slide
-    down onto the one in front: for a few frames the pose keeps the hidden person's head and
-    shoulders but stands on the other's legs, a body suddenly far taller than the fragment
-    itself was a second earlier. Such a pose ends (or starts) the fragment in the wrong place at
-    the wrong size, so the hand-over to the person's next fragment looks impossible and the two
-    are never joined; it is also a wrong pose. Of two poses of a frame that stand on the same
-    legs (and are not one body, which :func:`drop_duplicates` handled), the one whose body
-    height (:func:`_scale`) is off its own fragment's median over ``drift_window`` seconds by
-    more than ``drift_size`` (log ratio), and more off than the other's, is dropped.
-
-    Returns the fragments left (without those emptied) and ``id()`` of every dropped ``Obs``."""
-    if not np.isfinite(cfg.drift_size):
-        return frags, set()
-    half = max(1, int(round(cfg.drift_window * fps / 2)))
-
-    def off(f: Fragment, i: int) -> float:
-        lo, hi = np.searchsorted(f.frames, [f.frames[i] - half, f.frames[i] + half + 1])
-        return abs(float(np.log(f.scale[i] / np.median(f.scale[lo:hi]))))
-
-    at: dict[int, list[tuple[Fragment, int]]] = {}
-    for f in frags:
-        for i, fr in enumerate(f.frames):
-            at.setdefault(int(fr), []).append((f, i))
-    dropped: set[int] = set()
-    for here in at.values():
-        for (fa, ia), (fb, ib) in ((x, y) for k, x in enumerate(here) for y in here[k + 1:]):
-            a, b = fa.obs[ia].kp, fb.obs[ib].kp
-            h = min(fa.scale[ia], fb.scale[ib])
-            if not (_on_legs(a, b, h) or _on_legs(b, a, h)):
-                continue
-            oa, ob = off(fa, ia), off(fb, ib)
-            worse, w = ((fa, ia), oa) if oa >= ob else ((fb, ib), ob)
-            if w > cfg.drift_size:
-                dropped.add(id(worse[0].obs[worse[1]]))
-    if dropped:
-        log.debug("drift: %d poses standing on someone else's legs dropped", len(dropped))
-    return _without(frags, dropped), dropped
-
-
-def drop_taken_over(frags: list[Fragment], cfg: LinkConfig) -> tuple[list[Fragment], set[int]]:
-    """Drop the last poses of a fragment that a new fragment took over.
-
-    Pass 1 may start a new track on a person while their old track still holds a second
-    estimate of them for a frame or two (torso centres a seventh of a body height apart, which
-    the one-pose-per-body test does not call one body) before it ends. The two fragments then
-    co-exist in those frames, and fragments that co-exist are two people, so the person keeps
-    two ids (on vtest.avi, the blonde woman's 19-149 and 148-363). When fragment ``y`` starts
-    while ``x`` has at most ``overlap_frames`` frames left, every one of them shared with ``y``
-    and with the torso centres within ``overlap_dist`` of the larger body height, ``x``'s poses
-    in those frames are dropped. Returns the fragments left and ``id()`` of the poses dropped."""
-    dropped: set[int] = set()
-    if cfg.overlap_frames <= 0:
-        return frags, dropped
-    for x in frags:
-        for y in frags:
-            if y is x or not x.frames[0] < y.frames[0] <= x.frames[-1] < y.frames[-1]:
-                continue
-            tail = x.frames[x.frames >= y.frames[0]]
-            shared = np.intersect1d(tail, y.frames)
-            if len(tail) > cfg.overlap_frames or len(shared) != len(tail):
-                continue
-            ix, iy = np.searchsorted(x.frames, shared), np.searchsorted(y.frames, shared)
-            d = np.linalg.norm(x.pos[ix] - y.pos[iy], axis=1) / np.maximum(x.scale[ix], y.scale[iy])
-            if (d <= cfg.overlap_dist).all():
-                dropped.update(id(x.obs[i]) for i in ix)
-    if dropped:
-        log.debug("taken over: %d last poses of fragments a new one started on dropped", len(dropped))
-    return _without(frags, dropped), dropped
 
 
 def _without(frags: list[Fragment], dropped: set[int]) -> list[Fragment]:
@@ -646,12 +560,15 @@ class Linker:
 
     def link(self, frags: list[Fragment]) -> dict[int, int]:
         """uid -> person number (0, 1, ... in order of first appearance). Poses dropped as
-        drifted (:func:`drop_drifted`) or as a taken-over fragment's last second estimates
-        (:func:`drop_taken_over`; both in ``self.dropped``) are in no fragment any more; a
+        drifted (:func:`~edgepose.analyze.strays.drop_drifted`) or as a taken-over fragment's last second estimates
+        (:func:`~edgepose.analyze.strays.drop_taken_over`; both in ``self.dropped``) are in no fragment any more; a
         fragment left empty has no person."""
         self.stature, self.stature_residual = {}, None
-        frags, self.dropped = drop_drifted(frags, self.fps, self.config)
-        frags, taken = drop_taken_over(frags, self.config)
+        cfg = self.config
+        self.dropped = strays.drop_drifted(frags, self.fps, cfg.drift_size, cfg.drift_window)
+        frags = _without(frags, self.dropped)
+        taken = strays.drop_taken_over(frags, cfg.overlap_frames, cfg.overlap_dist)
+        frags = _without(frags, taken)
         self.dropped |= taken
         if self.config.stature_scale > 0:
             fit = stature_fit(frags)

@@ -97,7 +97,7 @@ class PassResult:
     followed_poses: int = 0       # poses of lost tracks found by following them forward
     duplicates: int = 0           # poses dropped as a second pose of one body
     joins: int = 0                # fragment groups joined into one person
-    drifted: int = 0              # poses dropped as standing on someone else's legs (relink.drop_drifted)
+    drifted: int = 0              # poses dropped as standing on someone else's legs (strays.drop_drifted)
     static_tracks: int = 0        # confirmed tracks dropped as static objects (analyze.still)
     static_poses: int = 0         # their poses
 
