@@ -336,14 +336,15 @@ def _follow_lost(tracker: Tracker, back: BackwardPass, held: _Held, image: np.nd
             # Judged on the pose's own pixels only: someone hidden behind a person in front (whose
             # feet are lower in the picture) would look unlike themselves through that person.
             k = p.coco17().astype(np.float64)
-            own = appearance.describe(image, k, [o for o in others(f, tr.uid) if _feet(o) > _feet(k)])
+            front = [o for o in others(f, tr.uid) if _feet(o) > _feet(k)]
+            own = appearance.describe(image, k, front)
             if tracker.looks_unlike(tr, own):
                 # The pose where the person was going is someone else's (they walked into the
                 # place of the one now hidden): following it would hand the track to them.
                 log.debug("frame %d: track %s not followed onto a pose in other colours (%.2f)", f, tr.id,
                           appearance.distance(tr.look, own))
                 continue
-            look = _describe(image, p)
+            look = _describe(image, p) if front else own       # the same pixels when nobody is in front
             tracker.extend(tr, p, image)
             held.dets.append(_Det(p, tr.uid, look))
             break
