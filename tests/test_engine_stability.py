@@ -115,8 +115,10 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     of their visible keypoints are (median move 0.80 % of the height). With each reported pose
     averaged over 5 views of its final ROI (``EngineConfig.final_views``, the default): 41 of
     58 with a keypoint beyond 2 %, 25.4 % of the keypoints, median move 0.48 %; who is found is
-    unchanged (9 / 12). Asserted: no worse than that, with one person / one point of slack for
-    another machine's float rounding (so a change that makes it worse fails, and so does the
+    unchanged (9 / 12). With a pose laid across two standing people dropped
+    (``topdown.torso_spans_two_people``): 8 lost, 11 new, 41 of 59, 24.9 %, median 0.45 %.
+    Asserted: no worse than that, with one person / one point of slack for another machine's
+    float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
     """
     people = lost = new = bad_people = 0
@@ -144,9 +146,9 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 60
-    assert lost <= 10 and new <= 13
+    assert lost <= 9 and new <= 12
     assert bad_people <= 42
-    assert share <= 0.265
+    assert share <= 0.26
     assert float(np.median(allm)) <= 0.006
 
 

@@ -11,7 +11,8 @@ model. Here:
   plus a left/right-swapped comparison), the better-founded pose kept -- not by box overlap,
   which would merge real neighbours;
 * :func:`spans_two_people`: a pose whose limbs lie on a second person's box while its torso
-  lies on another's (the landmark model, shown two people in one crop, mixes them);
+  lies on another's (the landmark model, shown two people in one crop, mixes them), and
+  :func:`torso_spans_two_people`: a torso laid across two standing people;
 * :func:`pose_quality`: how well-founded a pose is, used both to rank duplicates and people.
 """
 
@@ -166,6 +167,29 @@ def spans_two_people(kp: np.ndarray, boxes: Sequence[PersonBox], min_vis: float 
     return False
 
 
+def torso_spans_two_people(kp: np.ndarray, boxes: Sequence[PersonBox]) -> bool:
+    """A torso lying across two standing people: the pose's shoulders sit in one upright person
+    box and its hips in another, no box holds both, and the shoulders-to-hips line is more
+    horizontal than vertical (the landmark model on a crop holding two people side by side can
+    lay one body across both). An upright torso never counts: in crowds, boxes cut at the waist
+    put a real person's shoulders and hips in two boxes."""
+    if len(boxes) < 2:
+        return False
+    shoulders, hips = kp[[11, 12], :2].mean(0), kp[[23, 24], :2].mean(0)
+
+    def holding(p: np.ndarray) -> list[PersonBox]:
+        return [b for b in boxes if b.x0 <= p[0] <= b.x1 and b.y0 <= p[1] <= b.y1]
+
+    dx, dy = abs(hips[0] - shoulders[0]), abs(hips[1] - shoulders[1])
+    if dx <= dy:                      # an upright torso: boxes cut at the waist are common in crowds
+        return False
+    at_s, at_h = holding(shoulders), holding(hips)
+    if not at_s or not at_h or any(b in at_h for b in at_s):
+        return False
+    upright = [b for b in (*at_s, *at_h) if b.height > b.width]
+    return len(upright) == len(at_s) + len(at_h) and all(_iou(a, b) < 0.3 for a in at_s for b in at_h)
+
+
 def _iou(a: PersonBox, b: PersonBox) -> float:
     x0, y0 = max(a.x0, b.x0), max(a.y0, b.y0)
     x1, y1 = min(a.x1, b.x1), min(a.y1, b.y1)
@@ -242,7 +266,8 @@ def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[Pe
     people reach OKS 0.75-0.8 where the box's square gives 0.2-0.7), so its poses are kept and a
     box pose only *adds* a body none of them is on (:func:`same_body`, :func:`overlaps`). With
     person boxes at hand, a base pose no box vouches for must pass :func:`vouched`; a box pose
-    whose limbs reach into another person's box is dropped (:func:`spans_two_people`).
+    whose limbs reach into another person's box is dropped (:func:`spans_two_people`), and any
+    pose whose torso lies across two standing people is dropped (:func:`torso_spans_two_people`).
     ``boxes`` None: no person detector ran (not fetched); the base poses are kept as they are.
     ``check_base`` False: base poses are not held to :func:`vouched` (video where the person
     detector does not run on every frame a base pose can be found in: the check would only delay
@@ -252,11 +277,11 @@ def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[Pe
         return list(base)
     for c in (*base, *from_boxes):
         c.support = box_support(c.keypoints, boxes)
-    kept = [c for c in base if vouched(c) or not check_base]
+    kept = [c for c in base if (vouched(c) or not check_base) and not torso_spans_two_people(c.keypoints, boxes)]
     order = sorted(range(len(from_boxes)), key=lambda i: (-round(pose_quality(from_boxes[i]), 6), i))
     for i in order:
         c = from_boxes[i]
-        if spans_two_people(c.keypoints, boxes):
+        if spans_two_people(c.keypoints, boxes) or torso_spans_two_people(c.keypoints, boxes):
             continue
         if any(same_body(c.keypoints, k.keypoints) or overlaps(c.keypoints, k.keypoints) for k in kept):
             continue
