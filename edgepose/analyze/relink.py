@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgepose.analyze import appearance, strays
+from edgepose.analyze import appearance, gaps, strays
 from edgepose.analyze.appearance import Appearance
 from edgepose.analyze.tracking import body_shape, box_of, iou_matrix, oks_matrix
 from edgepose.inference.nested import coco17_nested
@@ -94,6 +94,9 @@ class LinkConfig:
         every frame they share) took that person over: the older one's last poses are second
         estimates and are dropped (:func:`~edgepose.analyze.strays.drop_taken_over`), so that the two may be joined. 0
         turns it off.
+    split_gap: a pass-1 track is cut where it went unseen this many seconds or more
+        (:func:`~edgepose.analyze.gaps.split_at_gaps`): whether the one who came back is the
+        one who went is decided here, with both sides in view; 0 turns it off.
     """
 
     max_cost: float = 0.4
@@ -115,6 +118,7 @@ class LinkConfig:
     drift_window: float = 2.0
     overlap_frames: int = 3
     overlap_dist: float = 0.25
+    split_gap: float = 1.0
 
 
 @dataclass
@@ -570,6 +574,8 @@ class Linker:
         taken = strays.drop_taken_over(frags, cfg.overlap_frames, cfg.overlap_dist)
         frags = _without(frags, taken)
         self.dropped |= taken
+        if cfg.split_gap > 0:
+            frags = gaps.split_at_gaps(frags, max(2, round(cfg.split_gap * self.fps)), Fragment)
         if self.config.stature_scale > 0:
             fit = stature_fit(frags)
             if fit is not None:
