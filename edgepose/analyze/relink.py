@@ -94,9 +94,10 @@ class LinkConfig:
         every frame they share) took that person over: the older one's last poses are second
         estimates and are dropped (:func:`~edgepose.analyze.strays.drop_taken_over`), so that the two may be joined. 0
         turns it off.
-    split_gap: a pass-1 track is cut where it went unseen this many seconds or more
+    split_gap, split_reach: a pass-1 track is cut where it went unseen ``split_gap`` seconds or
+        more while another fragment ended or started within ``split_reach`` body heights
         (:func:`~edgepose.analyze.gaps.split_at_gaps`): whether the one who came back is the
-        one who went is decided here, with both sides in view; 0 turns it off.
+        one who went is decided here, with both sides in view; ``split_gap`` 0 turns it off.
     """
 
     max_cost: float = 0.4
@@ -119,6 +120,7 @@ class LinkConfig:
     overlap_frames: int = 3
     overlap_dist: float = 0.25
     split_gap: float = 1.0
+    split_reach: float = 2.0
 
 
 @dataclass
@@ -575,7 +577,8 @@ class Linker:
         frags = _without(frags, taken)
         self.dropped |= taken
         if cfg.split_gap > 0:
-            frags = gaps.split_at_gaps(frags, max(2, round(cfg.split_gap * self.fps)), Fragment)
+            frags = gaps.split_at_gaps(frags, max(2, round(cfg.split_gap * self.fps)), Fragment,
+                                     cfg.split_reach)
         if self.config.stature_scale > 0:
             fit = stature_fit(frags)
             if fit is not None:
