@@ -291,3 +291,23 @@ def test_live_updates_checkpoint_open_sessions_without_a_broker(tmp_path: Path) 
     assert msg.topic == "edgepose/u-cp/session/summary"
     t2.close()
     t.close()
+
+
+def test_a_new_rep_is_journaled_before_the_live_message_even_between_checkpoints(tmp_path: Path) -> None:
+    """A power cut right after the client saw rep 2 must report 2 reps, however long the
+    checkpoint interval; other figures (score) wait for the interval."""
+    from edgepose.telemetry.publisher import Telemetry
+
+    s = MqttSettings(device_id="u-rep", enabled=False)
+    t = Telemetry(s, tmp_path, checkpoint_every=3600.0).start()
+    t.session_started("s-rep", "squat", started_at=5.0)
+    t.publish_live({"session_id": "s-rep", "program": "squat", "reps": 0, "score": 50.0, "state": "active"})
+    t.publish_live({"session_id": "s-rep", "program": "squat", "reps": 1, "score": 60.0, "state": "active"})
+    t.publish_live({"session_id": "s-rep", "program": "squat", "reps": 2, "score": 65.0, "state": "active"})
+    t.publish_live({"session_id": "s-rep", "program": "squat", "reps": 2, "score": 99.0, "state": "active"})
+    t2 = Telemetry(s, tmp_path).start()        # the cut: no summary; the next boot reports it
+    [msg] = t2.outbox.pending()
+    body = json.loads(msg.payload)
+    assert (body["status"], body["reps"], body["score"]) == ("interrupted", 2, 65.0)
+    t2.close()
+    t.close()

@@ -104,6 +104,7 @@ class Telemetry:
         self.checkpoint_every = checkpoint_every
         self._open_sessions: dict[str, float] = {}  # session id -> monotonic time of last checkpoint
         self._unjournaled: dict[str, tuple[str, float | None, str | None]] = {}  # journal record failed
+        self._journaled_reps: dict[str, Any] = {}   # session id -> reps in its last journal checkpoint
         self._checkpoint_warned: set[tuple[str, object]] = set()
         self.outbox: Outbox | None = None
         self.journal: SessionJournal | None = None
@@ -236,13 +237,18 @@ class Telemetry:
         """QoS 0, not stored: dropped (returns False) while disconnected.
 
         If ``data["session_id"]`` is an open session, its reps/score are also checkpointed in the
-        journal every ``checkpoint_every`` seconds, connected or not.
+        journal, connected or not: at once when the rep count changed (before the live message
+        goes out), else every ``checkpoint_every`` seconds.
         """
         sid = data.get("session_id")
         last = self._open_sessions.get(sid) if isinstance(sid, str) else None
-        if last is not None and time.monotonic() - last >= self.checkpoint_every:
+        # A new rep is journaled before it is shown anywhere: a power cut right after the live
+        # message must not report fewer reps than the client saw (other figures: every few s).
+        new_rep = last is not None and data.get("reps") != self._journaled_reps.get(sid)
+        if last is not None and (new_rep or time.monotonic() - last >= self.checkpoint_every):
             partial = {k: data[k] for k in _CHECKPOINT_KEYS if k in data}
-            self.session_checkpoint(sid, partial)  # type: ignore[arg-type]
+            if self.session_checkpoint(sid, partial):  # type: ignore[arg-type]
+                self._journaled_reps[sid] = data.get("reps")  # type: ignore[index]
         if not self._connected.is_set():
             return False
         body = payloads.live(self.settings.device_id, data, self.settings.export_keypoints)
@@ -263,6 +269,7 @@ class Telemetry:
                           "interrupted (same msg_id, receivers drop it)", body["session_id"], _oserr(e))
         self._open_sessions.pop(body["session_id"], None)
         self._unjournaled.pop(body["session_id"], None)
+        self._journaled_reps.pop(body["session_id"], None)
         self._send_stored(mid)
         self._check_outbox()
         return mid
