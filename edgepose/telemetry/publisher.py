@@ -247,8 +247,10 @@ class Telemetry:
         new_rep = last is not None and data.get("reps") != self._journaled_reps.get(sid)
         if last is not None and (new_rep or time.monotonic() - last >= self.checkpoint_every):
             partial = {k: data[k] for k in _CHECKPOINT_KEYS if k in data}
-            if self.session_checkpoint(sid, partial):  # type: ignore[arg-type]
-                self._journaled_reps[sid] = data.get("reps")  # type: ignore[index]
+            self.session_checkpoint(sid, partial)  # type: ignore[arg-type]
+            # tried, even if the state disk refused it: a failing disk is retried every
+            # checkpoint_every (and at the next rep), not on every frame
+            self._journaled_reps[sid] = data.get("reps")  # type: ignore[index]
         if not self._connected.is_set():
             return False
         body = payloads.live(self.settings.device_id, data, self.settings.export_keypoints)
