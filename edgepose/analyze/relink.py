@@ -98,6 +98,13 @@ class LinkConfig:
         more while another fragment ended or started within ``split_reach`` body heights
         (:func:`~edgepose.analyze.gaps.split_at_gaps`): whether the one who came back is the
         one who went is decided here, with both sides in view; ``split_gap`` 0 turns it off.
+    weigh_alternatives: a rival candidate does not block a join when it is clearly better off
+        with a partner of its own (:meth:`Linker._better_apart`): the two pairs together cost
+        ``margin`` less than the exchange would.
+    interleaved_share: poses of a fragment that sits on another's person in every frame they
+        share, and is there in at most this share of the other's frames over that span, are
+        second estimates and are dropped (:func:`~edgepose.analyze.strays.drop_interleaved`); 0
+        turns it off.
     """
 
     max_cost: float = 0.4
@@ -121,6 +128,8 @@ class LinkConfig:
     overlap_dist: float = 0.25
     split_gap: float = 1.0
     split_reach: float = 2.0
+    weigh_alternatives: bool = True
+    interleaved_share: float = 0.5
 
 
 @dataclass
@@ -549,20 +558,42 @@ class Linker:
             return None
         return float(np.exp(sum(np.log(s) * n for s, n in got) / sum(n for _, n in got)))
 
-    def _rivals(self, si: np.ndarray, sj: np.ndarray, i: int, j: int, c: float) -> list[float]:
-        """Costs of the candidates that compete with joining groups ``i`` and ``j`` (``si``,
-        ``sj``: every group's cost with each): within ``margin`` of ``c``; at ``c`` up to
-        ``chain_cost``, not those that could join the other side as well."""
+    def _rivals(self, sym: Callable[[int], np.ndarray], i: int, j: int, c: float) -> list[float]:
+        """Costs of the candidates that compete with joining groups ``i`` and ``j`` (``sym(k)``:
+        every group's cost with group ``k``): within ``margin`` of ``c``; at ``c`` up to
+        ``chain_cost``, not those that could join the other side as well; with
+        ``weigh_alternatives``, not one that is clearly better off with a partner of its own."""
         cfg = self.config
+        si, sj = sym(i), sym(j)
         out = []
-        for own, other in ((si, sj), (sj, si)):
+        for own, other, contested, mate in ((si, sj, i, j), (sj, si, j, i)):
             for k in np.nonzero(own < c + cfg.margin)[0]:
                 if k in (i, j):
                     continue
                 if c <= cfg.chain_cost and other[k] <= cfg.max_cost:
                     continue
+                if cfg.weigh_alternatives and self._better_apart(sym, contested, mate, int(k), c):
+                    continue
                 out.append(float(own[k]))
         return out
+
+    def _better_apart(self, sym: Callable[[int], np.ndarray], contested: int, mate: int, rival: int,
+                      c: float) -> bool:
+        """Whether ``rival`` taking ``contested`` from ``mate`` is clearly worse for the two pairs
+        than the join (cost ``c``): the join plus the rival with its best other partner, against
+        the rival with ``contested`` plus ``mate`` with its best other partner (a group with none
+        stays alone, which costs ``max_cost``). Two fragments contested by each other's partners,
+        each of which has a clear match, then no longer block each other."""
+        cfg = self.config
+
+        def best_without(k: int, *others: int) -> float:
+            row = sym(k).copy()
+            row[list(others)] = np.inf
+            return min(float(row.min()), cfg.max_cost)
+
+        joined = c + best_without(rival, contested, mate)
+        taken = float(sym(rival)[contested]) + best_without(mate, contested, rival)
+        return taken >= joined + cfg.margin
 
     def link(self, frags: list[Fragment]) -> dict[int, int]:
         """uid -> person number (0, 1, ... in order of first appearance). Poses dropped as
@@ -574,6 +605,8 @@ class Linker:
         self.dropped = strays.drop_drifted(frags, self.fps, cfg.drift_size, cfg.drift_window)
         frags = _without(frags, self.dropped)
         taken = strays.drop_taken_over(frags, cfg.overlap_frames, cfg.overlap_dist)
+        if cfg.interleaved_share > 0:
+            taken |= strays.drop_interleaved(_without(frags, taken), cfg.overlap_dist, cfg.interleaved_share)
         frags = _without(frags, taken)
         self.dropped |= taken
         if cfg.split_gap > 0:
@@ -614,7 +647,7 @@ class Linker:
             # nearly as good (similar clothes in a crowd), the pair stays apart -- unless, for a
             # cheap pair, every such rival could be the other side's person too (a chain of one
             # person's fragments: nothing to choose between).
-            rivals = self._rivals(sym(i), sym(j), i, j, float(cost[i, j]))
+            rivals = self._rivals(sym, i, j, float(cost[i, j]))
             if rivals:
                 log.debug("ambiguous %s + %s (cost %.3f, a rival %.3f)", [f.uid for f in groups[i].frags],
                           [f.uid for f in groups[j].frags], cost[i, j], min(rivals))
