@@ -5,9 +5,11 @@ Two ways a pass-1 track holds poses that are not its person's, both seen on vtes
 * :func:`drop_drifted`: the crop that follows someone walking behind another slides onto the
   one in front, and the pose stands on the other's legs;
 * :func:`drop_taken_over`: a new track starts on a person while the old one still holds a
-  second estimate of them for a frame or two.
+  second estimate of them for a frame or two;
+* :func:`drop_interleaved`: a track that lost its person coasts over one who has a track of
+  their own and now and then takes a second estimate of them.
 
-Both take :class:`~edgepose.analyze.relink.Fragment` s (read only: ``frames``, ``pos``,
+All take :class:`~edgepose.analyze.relink.Fragment` s (read only: ``frames``, ``pos``,
 ``scale``, ``obs``) and return ``id()`` of every :class:`~edgepose.analyze.relink.Obs` to drop;
 :meth:`edgepose.analyze.relink.Linker.link` runs them first and rebuilds the fragments.
 """
@@ -117,4 +119,37 @@ def drop_taken_over(frags: list[Fragment], max_frames: int, max_dist: float) -> 
                 dropped.update(id(x.obs[i]) for i in ix)
     if dropped:
         log.debug("taken over: %d last poses of fragments a new one started on dropped", len(dropped))
+    return dropped
+
+
+def drop_interleaved(frags: list[Fragment], max_dist: float, max_share: float = 0.5) -> set[int]:
+    """Drop a fragment's poses that are sporadic second estimates of another fragment's person.
+
+    Pass 1 may lose a person (behind a sign on vtest.avi) and start a new track on them when
+    they come out, while the old track coasts on and now and then takes a pose of that body
+    (4 poses in the new track's 17 frames), then takes the person back. The two fragments
+    co-exist, so they could never be joined, and the person keeps two ids. Where two fragments
+    share frames and, in every one of them, their torso centres are within ``max_dist`` of the
+    larger body height (``LinkConfig.overlap_dist``), and over the span of the shared frames one
+    of them is in at most ``max_share`` of the frames the other is, the sparse one's poses in the
+    shared frames are dropped. Returns ``id()`` of the poses dropped."""
+    dropped: set[int] = set()
+    for i, x in enumerate(frags):
+        for y in frags[i + 1:]:
+            shared = np.intersect1d(x.frames, y.frames)
+            if not len(shared):
+                continue
+            ix, iy = np.searchsorted(x.frames, shared), np.searchsorted(y.frames, shared)
+            d = np.linalg.norm(x.pos[ix] - y.pos[iy], axis=1) / np.maximum(x.scale[ix], y.scale[iy])
+            if not (d <= max_dist).all():
+                continue
+            lo, hi = shared[0], shared[-1]
+            nx = int(((x.frames >= lo) & (x.frames <= hi)).sum())
+            ny = int(((y.frames >= lo) & (y.frames <= hi)).sum())
+            if nx <= max_share * ny:
+                dropped.update(id(x.obs[k]) for k in ix)
+            elif ny <= max_share * nx:
+                dropped.update(id(y.obs[k]) for k in iy)
+    if dropped:
+        log.debug("interleaved: %d sporadic second estimates of another track's person dropped", len(dropped))
     return dropped
