@@ -42,7 +42,7 @@ def test_two_people_side_by_side_keep_their_poses():
 
 
 def test_two_dense_tracks_on_one_body_are_left_to_the_duplicate_rule():
-    old, new = _scene()
+    _, new = _scene()
     full = Fragment(0, [Obs(f, _pose(200.0 + 2.0 * f, 300.0, 60.0), 0.9, _colour(2)) for f in range(80)])
     assert drop_interleaved([full, new], max_dist=0.25) == set()
 

@@ -21,7 +21,9 @@ appears:
    nearly as cheap (``margin``: in a crowd in similar clothes colours do not single anyone
    out, and a wrong join is worse than a split id) -- except, for a pair up to
    ``chain_cost``, a rival that could be the other side's person as well (three fragments of
-   one walk, one after the other: nothing to choose between). On a fixed camera the cost also
+   one walk, one after the other: nothing to choose between), and a rival that is clearly
+   better off with a partner of its own (two joins whose fragments each rival the other's:
+   both made, :meth:`Linker._better_apart`). On a fixed camera the cost also
    holds each side's *stature* (:func:`stature_fit`: pixel height against the feet's image row,
    fitted over the clip; only when the fit is good), the cue that survives a long gap in dark
    clothes (weight 2); before the joining, a swap of two people where they cross in pass 1
