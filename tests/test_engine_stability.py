@@ -117,6 +117,8 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     58 with a keypoint beyond 2 %, 25.4 % of the keypoints, median move 0.48 %; who is found is
     unchanged (9 / 12). With a pose laid across two standing people dropped
     (``topdown.torso_spans_two_people``): 8 lost, 11 new, 41 of 59, 24.9 %, median 0.45 %.
+    With the views taken a second round around the re-aligned ROI (``EngineConfig.final_rounds``
+    2, session 10): 8 lost, 11 new, 37 of 59, 23.7 %, median 0.45 %.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -147,8 +149,8 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 60
     assert lost <= 9 and new <= 12
-    assert bad_people <= 42
-    assert share <= 0.26
+    assert bad_people <= 38
+    assert share <= 0.25
     assert float(np.median(allm)) <= 0.006
 
 
