@@ -42,8 +42,22 @@ def _log(seqs: list[Sequence], n: int) -> PoseLog:
 
 
 def test_brief_or_unseen_bodies_are_not_people():
-    log = _log([_seq(0, range(100)), _seq(1, range(5)), _seq(2, range(100), vis=0.45)], 100)
+    log = _log([_seq(0, range(100)), _seq(1, range(40, 45)), _seq(2, range(100), vis=0.45)], 100)
     assert real_ids(log) == [0]
+
+
+def test_people_the_clip_cuts_short_are_people():
+    """Someone who comes into view in the clip's last frames (or leaves in its first) had no
+    chance to be seen for half a second: seen in nearly every frame up to the edge, they count."""
+    log = _log([_seq(0, range(100)),
+                _seq(1, range(92, 100)),                 # the last 8 frames (0.32 s)
+                _seq(2, range(0, 6)),                    # the first 6, then gone
+                _seq(3, range(90, 97)),                  # lost 3 frames before the end
+                _seq(4, range(50, 58)),                  # as brief, in the middle: not a person
+                _seq(5, range(98, 100)),                 # 2 frames: under the tracker's 3
+                _seq(6, [80, 84, 88, 92, 96, 99]),       # sparse up to the end: a flicker
+                _seq(7, range(92, 100), vis=0.45)], 100)  # a bag in the last frames
+    assert real_ids(log) == [0, 1, 2, 3]
 
 
 def test_people_in_place_together_are_a_group():

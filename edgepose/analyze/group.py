@@ -20,6 +20,9 @@ import numpy as np
 from edgepose.analyze.export import PoseLog
 
 MIN_SECONDS = 0.5         # an id shorter than this (and than 10 % of the clip) never became a person
+EDGE_SECONDS = 0.1        # ... or than this when the clip's first or last frames cut the id short
+EDGE_MIN_FRAMES = 3       # (and at least this many frames: the tracker's own min_hits)
+EDGE_DENSITY = 0.8        # share of the frames of its stretch such an id must be seen in
 MIN_VISIBILITY = 0.55     # median body visibility of a person (bags, reflections: ~0.5; people 0.85-0.97)
 TOGETHER = 0.5            # share of the performers' frames in which most of them are in view
 QUORUM = 0.75             # "most": this share of the performers (all of two or three; 9 of 12)
@@ -33,10 +36,26 @@ def _body_vis(seq) -> np.ndarray:
 
 def real_ids(plog: PoseLog) -> list[int]:
     """Ids seen long enough (``MIN_SECONDS``, or a tenth of a shorter clip: a one-frame clip keeps
-    its one-frame people) with a body the model sees (median body visibility >= ``MIN_VISIBILITY``)."""
-    need = max(1, min(int(round(MIN_SECONDS * plog.rate)), int(np.ceil(0.1 * plog.frame_count))))
+    its one-frame people) with a body the model sees (median body visibility >= ``MIN_VISIBILITY``).
+
+    An id the clip itself cuts short -- seen until its last few frames or from its first few
+    (as many as the id needs), in nearly every frame of its stretch (``EDGE_DENSITY``) -- needs
+    only ``EDGE_SECONDS`` (and ``EDGE_MIN_FRAMES``): a person who comes out from behind another
+    in the last frames is as real as one seen for a second, and the clip gave no more."""
+    rate = plog.rate
+    need = max(1, min(int(round(MIN_SECONDS * rate)), int(np.ceil(0.1 * plog.frame_count))))
+    edge_need = min(need, max(EDGE_MIN_FRAMES, int(round(EDGE_SECONDS * rate))))
+    last = plog.frame_count - 1
+
+    def long_enough(s) -> bool:
+        if len(s) >= need:
+            return True
+        first_f, last_f = int(s.frames[0]), int(s.frames[-1])
+        at_edge = first_f <= edge_need - 1 or last_f >= last - edge_need
+        return at_edge and len(s) >= edge_need and len(s) >= EDGE_DENSITY * (last_f - first_f + 1)
+
     return sorted(i for i, s in plog.sequences.items()
-                  if len(s) >= need and float(np.median(_body_vis(s))) >= MIN_VISIBILITY)
+                  if long_enough(s) and float(np.median(_body_vis(s))) >= MIN_VISIBILITY)
 
 
 @dataclass(frozen=True)
