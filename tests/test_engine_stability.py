@@ -118,7 +118,9 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     unchanged (9 / 12). With a pose laid across two standing people dropped
     (``topdown.torso_spans_two_people``): 8 lost, 11 new, 41 of 59, 24.9 %, median 0.45 %.
     With the views taken a second round around the re-aligned ROI (``EngineConfig.final_rounds``
-    2, session 10): 8 lost, 11 new, 37 of 59, 23.7 %, median 0.45 %.
+    2, session 10): 8 lost, 11 new, 37 of 59, 23.7 %, median 0.45 %. With one pose per person
+    (``onebody.one_per_body``: no two poses share a face or one person box's body, session 11):
+    63 people found, 7 lost, 10 new, 34 of 56, 22.8 %, median 0.43 %.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -148,9 +150,9 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 60
-    assert lost <= 9 and new <= 12
-    assert bad_people <= 38
-    assert share <= 0.25
+    assert lost <= 8 and new <= 11
+    assert bad_people <= 35
+    assert share <= 0.24
     assert float(np.median(allm)) <= 0.006
 
 

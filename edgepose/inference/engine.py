@@ -31,7 +31,7 @@ from edgepose.inference import person_detector as persons
 from edgepose.inference.blazepose import ROI_SCALE, Detection, LandmarkModel, LandmarkResult, PoseDetector
 from edgepose.inference.filters import OneEuroFilter
 from edgepose.inference.motion import MotionRegions
-from edgepose.inference.onebody import one_body, same_person
+from edgepose.inference.onebody import one_body, one_per_body, same_person
 from edgepose.inference.onebody import pose_scale as _pose_scale
 from edgepose.inference.roi import Roi, roi_from_alignment
 from edgepose.pose import Pose
@@ -413,10 +413,14 @@ class PoseEngine:
                 boxes = self.persons.add_crops(image, boxes)
             self.stats.person_calls = self.persons.calls
             from_boxes = self._from_boxes(image, boxes[: 4 * self.config.max_people + 4])
-        kept = topdown.rank(topdown.merge(base, from_boxes, boxes))[: self.config.max_people]
+        ranked = topdown.rank(topdown.merge(base, from_boxes, boxes))
+        # One pose per person, as the video path holds new poses against its tracks: a second
+        # estimate from another detection of the same face, or of the body one person box holds.
+        kept = [ranked[i] for i in one_per_body([c.keypoints for c in ranked], boxes)][: self.config.max_people]
         if self.config.final_views > 1:
             for c in kept:
                 c.result.keypoints[:, :2] = self._averaged_views(image, c.result)
+            kept = [kept[i] for i in one_per_body([c.keypoints for c in kept], boxes)]  # the views may join two
         return [Pose(c.keypoints.copy(), topdown.pose_quality(c), z=c.result.z.copy()) for c in kept]
 
     def _averaged_views(self, image: np.ndarray, r: LandmarkResult) -> np.ndarray:

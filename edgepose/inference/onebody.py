@@ -8,6 +8,8 @@ estimates of one body; only one may stay. The offline counterpart for COCO-17 po
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,12 +47,42 @@ def _torso_shared(a: np.ndarray, b: np.ndarray) -> bool:
     return longer >= 4 and float(np.linalg.norm(centres[0] - centres[1])) < TORSO_SHARE * longer
 
 
+FACE = slice(0, 11)      # nose, eyes, ears, mouth
+FACE_MIN_VIS = 0.5
+SAME_FACE = 0.35         # median face-point distance, in face sizes, under which two faces are one
+FACE_SCALE_RATIO = 2.0   # and their face sizes within this factor
+
+
+def face_size(kp: np.ndarray) -> float:
+    """The diagonal of a pose's face points (nose, eyes, ears, mouth): frontal, about the width
+    between the ears; in profile, nose to ear."""
+    f = kp[FACE, :2].astype(np.float64)
+    return float(np.linalg.norm(f.max(0) - f.min(0)))
+
+
+def same_head(a: np.ndarray, b: np.ndarray) -> bool:
+    """Both poses see a face, and it is the same face: their face points lie within
+    :data:`SAME_FACE` of a face size of each other at a similar face size. Two people never share
+    a head; two estimates of one person from two detections of their face often do, with bodies
+    that part (the second one's limbs thrown onto the person's arm or the background), which the
+    body tests do not catch."""
+    if min(float(a[FACE, 2].mean()), float(b[FACE, 2].mean())) < FACE_MIN_VIS:
+        return False
+    sa, sb = face_size(a), face_size(b)
+    if min(sa, sb) < 2.0 or max(sa, sb) > FACE_SCALE_RATIO * min(sa, sb):
+        return False
+    d = np.linalg.norm(a[FACE, :2].astype(np.float64) - b[FACE, :2].astype(np.float64), axis=1)
+    return float(np.median(d)) < SAME_FACE * max(sa, sb)
+
+
 def one_body(a: np.ndarray, b: np.ndarray) -> bool:
     """Video: two poses are one body -- :func:`same_person`, or the same body by keypoint
     similarity with left and right possibly swapped (:func:`topdown.same_body`), or their mid-hips
     coincide at a similar scale (a second, collapsed estimate), or it is the same extent the
-    other way up, or one is a small pose lying on the other's body (:mod:`.nested`)."""
-    if same_person(a, b) or topdown.same_body(a, b) or blaze33_nested(a, b) or _torso_shared(a, b):
+    other way up, or one is a small pose lying on the other's body (:mod:`.nested`), or they share
+    one face (:func:`same_head`)."""
+    if (same_person(a, b) or topdown.same_body(a, b) or blaze33_nested(a, b) or _torso_shared(a, b)
+            or same_head(a, b)):
         return True
     sa, sb = pose_scale(a), pose_scale(b)
     if not 0.5 < sa / sb < 2.0:
@@ -64,3 +96,76 @@ def one_body(a: np.ndarray, b: np.ndarray) -> bool:
     up_b = (b[11, :2] + b[12, :2]) / 2 - hip_b
     opposite = float(up_a @ up_b) < 0
     return opposite and topdown.extent_iou(a, b) >= 0.6
+
+
+BOX_MARGIN = 0.05  # one pose of a person replaces another only when this much more like a box
+OWN_BOX_IOU = 0.4  # a pose's visible extent and a person box this alike: the box is that pose's body
+
+
+@dataclass(frozen=True)
+class BoxMatch:
+    """The person box most like a pose's visible extent (``best``, None without boxes) and
+    their IoU; ``own`` is that box when the IoU reaches :data:`OWN_BOX_IOU`."""
+
+    best: int | None
+    iou: float
+
+    @property
+    def own(self) -> int | None:
+        return self.best if self.iou >= OWN_BOX_IOU else None
+
+
+def box_match(kp: np.ndarray, boxes: Sequence[topdown.PersonBox] | None) -> BoxMatch:
+    """:class:`BoxMatch` of a pose among ``boxes``."""
+    e = topdown.pose_extent(kp, 0.5)
+    best, at = 0.0, None
+    for i, b in enumerate(boxes or ()):
+        iw = max(0.0, min(e[2], b.x1) - max(e[0], b.x0))
+        ih = max(0.0, min(e[3], b.y1) - max(e[1], b.y0))
+        union = (e[2] - e[0]) * (e[3] - e[1]) + b.width * b.height - iw * ih
+        iou = iw * ih / union if union > 0 else 0.0
+        if iou > best:
+            best, at = iou, i
+    return BoxMatch(at, best)
+
+
+def still_duplicate(a: np.ndarray, b: np.ndarray) -> bool:
+    """Still images: two poses are one person -- :func:`same_person`, the same body by keypoint
+    similarity (:func:`topdown.same_body`), or one face (:func:`same_head`). The video test's
+    looser rules (a small pose lying on a body, a shared torso centre or mid-hip) are not used
+    alone: without a track to hold, a person half behind another or an acrobat on a partner's
+    hands looks like that too, and a still has no next frame to find them in."""
+    return same_person(a, b) or topdown.same_body(a, b) or same_head(a, b)
+
+
+def _one_person(a: np.ndarray, b: np.ndarray, ma: BoxMatch, mb: BoxMatch) -> bool:
+    """``a`` is a second estimate of ``b``'s person."""
+    if ma.own is not None and mb.own is not None:
+        if ma.own != mb.own:
+            return False              # each matches a person box of its own: two people
+        return one_body(a, b)         # both match one box: the video test's looser rules too
+    return still_duplicate(a, b)
+
+
+def one_per_body(poses: Sequence[np.ndarray], boxes: Sequence[topdown.PersonBox] | None = None) -> list[int]:
+    """Indices of ``poses`` (most prominent first) kept so that no two are one person.
+
+    Without person boxes a pose is dropped when it is a :func:`still_duplicate` of one kept
+    before it. With them, the face-free detector decides more: two poses that each match a box
+    of their own (:func:`box_match`), different boxes, are two people; two that match the same
+    box are one when the video's :func:`one_body` says so (a second estimate of the body the box
+    holds, its torso collapsed onto the first). A pose with no box of its own inside a body
+    another pose's box holds is kept: in a hand-balance or an embrace the person detector gives
+    two people one box. Of two poses of one person, the one whose
+    extent is more like a person box is kept in the other's place (the estimate whose limbs were
+    thrown onto a table or a neighbour is not).
+    """
+    kept: list[int] = []
+    match = [box_match(kp, boxes) for kp in poses]
+    for i, kp in enumerate(poses):
+        clash = [j for j in kept if _one_person(kp, poses[j], match[i], match[j])]
+        if not clash:
+            kept.append(i)
+        elif len(clash) == 1 and match[i].iou > match[clash[0]].iou + BOX_MARGIN:
+            kept[kept.index(clash[0])] = i
+    return kept
