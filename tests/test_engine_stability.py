@@ -120,7 +120,9 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     With the views taken a second round around the re-aligned ROI (``EngineConfig.final_rounds``
     2, session 10): 8 lost, 11 new, 37 of 59, 23.7 %, median 0.45 %. With one pose per person
     (``onebody.one_per_body``: no two poses share a face or one person box's body, session 11):
-    63 people found, 7 lost, 10 new, 34 of 56, 22.8 %, median 0.43 %.
+    63 people found, 7 lost, 10 new, 34 of 56, 22.8 %, median 0.43 %. With a small pose lying on
+    another's limbs taken for a piece of them (``onebody.piece_of``, session 12): 60 people found
+    (3 such pieces gone), 7 lost, 8 new, 31 of 53, 20.8 %, median 0.39 %.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -149,11 +151,11 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     print(f"people {people}, not found again {lost}, new {new}; found again with a keypoint beyond 2 %: "
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
-    assert people >= 60
-    assert lost <= 8 and new <= 11
-    assert bad_people <= 35
-    assert share <= 0.24
-    assert float(np.median(allm)) <= 0.006
+    assert people >= 57                 # fewer is duplicates and pieces gone, not people lost: see ``lost``
+    assert lost <= 8 and new <= 9
+    assert bad_people <= 32
+    assert share <= 0.22
+    assert float(np.median(allm)) <= 0.0045
 
 
 def test_the_same_crop_moves_keypoints_too(still_engine):

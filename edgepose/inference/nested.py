@@ -54,23 +54,24 @@ def _inside(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 
 def lies_on(small: np.ndarray, big: np.ndarray, edges: Sequence[tuple[int, int]],
-            torso: Sequence[int] = ()) -> bool:
+            torso: Sequence[int] = (), max_ratio: float = MAX_RATIO, hull_ratio: float = HULL_RATIO) -> bool:
     """``small``'s visible joints lie on ``big``'s body and it is much smaller: part of one body.
 
     ``small`` and ``big`` are ``(N, 3)`` keypoints (x, y, visibility) of one layout, ``edges``
     its skeleton (:data:`edgepose.skeleton.COCO_EDGES` or ``BLAZE_EDGES``) and ``torso`` the
     indices of its left shoulder, right shoulder, right hip and left hip: a joint is on the body
-    when it is near a limb or inside the torso. Symmetric use: :func:`one_nested`.
+    when it is near a limb or inside the torso. Symmetric use: :func:`one_nested`. ``max_ratio``
+    and ``hull_ratio`` narrow the test (stills: :func:`edgepose.inference.onebody.piece_of`).
     """
     sv = small[small[:, 2] >= MIN_VIS, :2].astype(np.float64)
     bmask = big[:, 2] >= MIN_VIS
     if len(sv) < MIN_JOINTS or bmask.sum() < MIN_JOINTS:
         return False
     size_b = _diagonal(big[bmask, :2].astype(np.float64))
-    if size_b <= 0 or _diagonal(sv) > MAX_RATIO * size_b:
+    if size_b <= 0 or _diagonal(sv) > max_ratio * size_b:
         return False
     bpts = big[bmask, :2].astype(np.float64)
-    if _diagonal(sv) <= HULL_RATIO * size_b and len(bpts) >= 3:
+    if _diagonal(sv) <= hull_ratio * size_b and len(bpts) >= 3:
         hull = cv2.convexHull(bpts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
         if len(hull) >= 3 and float(_inside(sv, hull).mean()) >= SHARE:
             return True

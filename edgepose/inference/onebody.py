@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgepose.inference import topdown
-from edgepose.inference.nested import blaze33_nested
+from edgepose.inference.nested import BLAZE_TORSO, blaze33_nested, lies_on
+from edgepose.skeleton import BLAZE_EDGES
 
 
 def pose_scale(kp: np.ndarray) -> float:
@@ -138,6 +139,19 @@ def still_duplicate(a: np.ndarray, b: np.ndarray) -> bool:
     return same_person(a, b) or topdown.same_body(a, b) or same_head(a, b)
 
 
+PIECE_RATIO = 0.35  # stills: a pose at most this share of another's size, lying on its limbs, is a piece of it
+
+
+def piece_of(small: np.ndarray, big: np.ndarray) -> bool:
+    """Still images: ``small`` is a piece of ``big``'s body -- at most :data:`PIECE_RATIO` of its
+    size, its visible joints along ``big``'s limbs or inside its torso (:func:`.nested.lies_on`
+    without the outline rule): the landmark model's whole-body guess on a crop of someone's
+    hands, arms or a foot (a ball held to the chest, an acrobat's raised leg). Narrower than the
+    video's :func:`one_body`: a person half behind another, or an acrobat on a partner's hands,
+    is larger than that and shows joints beside the front person's limbs, not along them."""
+    return lies_on(small, big, BLAZE_EDGES, BLAZE_TORSO, max_ratio=PIECE_RATIO, hull_ratio=0.0)
+
+
 def _one_person(a: np.ndarray, b: np.ndarray, ma: BoxMatch, mb: BoxMatch) -> bool:
     """``a`` is a second estimate of ``b``'s person."""
     if ma.own is not None and mb.own is not None:
@@ -158,7 +172,9 @@ def one_per_body(poses: Sequence[np.ndarray], boxes: Sequence[topdown.PersonBox]
     another pose's box holds is kept: in a hand-balance or an embrace the person detector gives
     two people one box. Of two poses of one person, the one whose
     extent is more like a person box is kept in the other's place (the estimate whose limbs were
-    thrown onto a table or a neighbour is not).
+    thrown onto a table or a neighbour is not). Last, a pose that is a :func:`piece_of` another
+    kept one goes, unless each matches a person box of its own (a small person the detector
+    boxed, such as a child held in someone's arms).
     """
     kept: list[int] = []
     match = [box_match(kp, boxes) for kp in poses]
@@ -168,4 +184,8 @@ def one_per_body(poses: Sequence[np.ndarray], boxes: Sequence[topdown.PersonBox]
             kept.append(i)
         elif len(clash) == 1 and match[i].iou > match[clash[0]].iou + BOX_MARGIN:
             kept[kept.index(clash[0])] = i
-    return kept
+
+    def boxed_apart(i: int, j: int) -> bool:
+        return match[i].own is not None and match[j].own is not None and match[i].own != match[j].own
+
+    return [i for i in kept if not any(j != i and not boxed_apart(i, j) and piece_of(poses[i], poses[j]) for j in kept)]
