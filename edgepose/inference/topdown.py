@@ -42,6 +42,7 @@ class Candidate:
     source: str                      # "person" (a CenterNet box), "detector", "track", "motion"
     box: PersonBox | None = None     # the person box it came from, if any
     support: float = 0.0             # share of its body keypoints inside some person box
+    torso_boxed: bool = True         # some person box holds its torso centre (set by :func:`merge`)
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -127,6 +128,14 @@ def box_support(kp: np.ndarray, boxes: Sequence[PersonBox], min_vis: float = 0.5
                   (pts[:, 1] >= b.y0 - my) & (pts[:, 1] <= b.y1 + my))
         best = max(best, float(inside.mean()))
     return best
+
+
+def torso_boxed(kp: np.ndarray, boxes: Sequence[PersonBox], margin: float = 0.1) -> bool:
+    """The pose's torso centre (mean of shoulders and hips) lies in some person box, widened by
+    ``margin`` of its size on each side."""
+    t = kp[[11, 12, 23, 24], :2].mean(0)
+    return any(b.x0 - margin * b.width <= t[0] <= b.x1 + margin * b.width and
+               b.y0 - margin * b.height <= t[1] <= b.y1 + margin * b.height for b in boxes)
 
 
 def proposers_agree(base: Sequence[Candidate], boxes: Sequence[PersonBox], share: float = 0.5) -> bool:
@@ -252,8 +261,11 @@ UNBOXED_VISIBILITY = 0.8
 
 
 def vouched(c: Candidate) -> bool:
-    """A person box holds the pose, or the landmark model is sure of a whole, visible body."""
-    return (c.support >= UNBOXED_SUPPORT or
+    """A person box holds the pose (its torso and :data:`UNBOXED_SUPPORT` of its body), or the
+    landmark model is sure of a whole, visible body. A torso no box holds is not vouched for by a
+    box its limbs reach into: that is a pose beside someone, on a bag at their feet or on the
+    fuel tank by their hand (none of the 5 such poses on the shared stills is a person)."""
+    return ((c.support >= UNBOXED_SUPPORT and c.torso_boxed) or
             (c.result.score >= UNBOXED_FLAG and body_visibility(c.keypoints) >= UNBOXED_VISIBILITY))
 
 
@@ -277,6 +289,7 @@ def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[Pe
         return list(base)
     for c in (*base, *from_boxes):
         c.support = box_support(c.keypoints, boxes)
+        c.torso_boxed = torso_boxed(c.keypoints, boxes)
     kept = [c for c in base if (vouched(c) or not check_base) and not torso_spans_two_people(c.keypoints, boxes)]
     order = sorted(range(len(from_boxes)), key=lambda i: (-round(pose_quality(from_boxes[i]), 6), i))
     for i in order:

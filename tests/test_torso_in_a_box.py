@@ -1,0 +1,65 @@
+"""Stills: a person box vouches for a pose only when it holds the pose's torso (issue 13, objects
+rejected by body checks).
+
+A face-keyed detection beside someone -- on the bag at a paddle-boarder's feet (the issue's
+"backpack tracked as a person"), on the fuel tank by a truck driver's hand -- gives a pose whose
+limbs reach into that person's box while its torso lies outside every box. Before, a third of its
+body in a box was enough; now such a pose is held to the test of a pose no box vouches for (pose
+flag >= 0.95 and body visibility >= 0.8), which none of them passes. On the shared stills no pose
+whose torso no box holds is an annotated person (5 such poses, best OKS 0.02); measured in
+docs/benchmarks.md ("A box vouches for the torso it holds"): AP 0.5541 -> 0.5553, PCK and recall
+unchanged.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edgepose.inference import topdown
+from edgepose.inference.blazepose import LandmarkResult
+from edgepose.inference.person_detector import PersonBox
+from edgepose.inference.roi import Roi
+from tests.conftest import need_data, needs_pose_models
+from tests.test_engine_stability import _noisy
+from tests.test_one_pose_per_face import _standing
+
+pytestmark = needs_pose_models(__name__)
+
+
+def _candidate(kp: np.ndarray, flag: float = 0.8) -> topdown.Candidate:
+    z = np.zeros(33, np.float32)
+    r = LandmarkResult(keypoints=kp, z=z, presence=z + 1, aux=np.zeros((2, 2), np.float32), score=flag, roi=Roi(0, 0, 1, 0))
+    return topdown.Candidate(r, "detector")
+
+
+def test_a_box_its_limbs_reach_into_does_not_vouch_for_a_torso_outside_it():
+    person = PersonBox(200, 80, 400, 520, 0.8)
+    beside = _standing(470, 200, 300)                   # torso right of the box, an arm reaching into it
+    beside[[13, 15, 17, 19, 21, 25, 27, 29, 31], 0] -= 110
+    c = _candidate(beside)
+    kept = topdown.merge([c], [], [person])
+    assert c.support >= topdown.UNBOXED_SUPPORT and not c.torso_boxed
+    assert kept == []
+    inside = _candidate(_standing(300, 100, 400))
+    assert topdown.merge([inside], [], [person]) == [inside]
+
+
+def test_the_pose_on_the_bag_beside_the_paddle_boarder_goes(still_poses):
+    """Bonn frame 8 had two poses on the bag at the front woman's feet (0.58 and 0.53). The one
+    whose torso lies beside her box goes. Left (known): the other lies with its torso on the
+    bottom edge of her box (1 px inside), so her box still vouches for it."""
+    frame = need_data("tracking", "bonn_060470979", "frames", "00008.jpg")
+    poses = still_poses.detect_image(cv2.imread(str(frame)))
+    on_bag = [p for p in poses if 430 <= float(p.keypoints[[11, 12, 23, 24], 0].mean()) <= 640 and
+              float(p.keypoints[[11, 12, 23, 24], 1].mean()) >= 400]
+    assert len(on_bag) <= 1, [round(p.score, 2) for p in on_bag]
+    assert len(poses) - len(on_bag) >= 4                 # the four paddle-boarders
+
+
+def test_no_pose_on_the_fuel_tank_under_noise(still_engine):
+    """MPII 004645041 with one grey level of noise (seed 1) gave a pose on the truck's fuel tank
+    by the driver's hand; the driver alone is a person."""
+    img = cv2.imread(str(need_data("keypoints", "mpii", "004645041.jpg")))
+    poses = still_engine.detect_image(_noisy(img, 1))
+    assert len(poses) == 1 and poses[0].score >= 0.8, [round(p.score, 2) for p in poses]
