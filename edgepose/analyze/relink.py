@@ -43,6 +43,7 @@ import numpy as np
 
 from edgepose.analyze import appearance, gaps, strays
 from edgepose.analyze.appearance import Appearance
+from edgepose.analyze.swaps import STATURE_MIN_OWN, _stature_measure, repair_swaps, repair_takeovers  # noqa: F401
 from edgepose.analyze.tracking import body_shape, box_of, iou_matrix, oks_matrix
 from edgepose.inference.nested import coco17_nested
 from edgepose.skeleton import COCO_INDEX, COCO_MIRROR
@@ -312,21 +313,7 @@ def _group(frags: list[Fragment]) -> _Group:
     return _Group(frags, fr[order], fi[order], app)
 
 
-_STATURE_KP = [_C[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip",
-                                "left_ankle", "right_ankle")]
 STATURE_MIN_POSES = 200     # poses of the clip needed for a perspective fit
-STATURE_MIN_OWN = 5         # a fragment's measured poses needed for its stature
-
-
-def _stature_measure(kp: np.ndarray) -> tuple[float, float] | None:
-    """``(foot y, shoulder-to-foot height)`` in pixels of an upright pose whose shoulders, hips
-    and ankles are all seen; else None."""
-    if kp[_STATURE_KP, 2].min() < 0.5:
-        return None
-    ls, rs, la, ra = (_C[n] for n in ("left_shoulder", "right_shoulder", "left_ankle", "right_ankle"))
-    foot = (kp[la, 1] + kp[ra, 1]) / 2
-    h = foot - (kp[ls, 1] + kp[rs, 1]) / 2
-    return (float(foot), float(h)) if h > 0 else None
 
 
 def stature_fit(frags: list[Fragment]) -> tuple[np.ndarray, float, dict[int, float]] | None:
@@ -364,97 +351,6 @@ def stature_fit(frags: list[Fragment]) -> tuple[np.ndarray, float, dict[int, flo
             m = np.array(ms)
             out[uid] = float(np.median(m[:, 1] / (coef[0] * m[:, 0] + coef[1])))
     return coef, residual, out
-
-
-def _window(obs: list[Obs], stature: Callable[[Obs], float | None]) -> tuple[float, Appearance] | None:
-    s = [v for v in (stature(o) for o in obs if not o.crowded) if v is not None]
-    apps = [o.app for o in obs if o.app is not None and o.app.usable() and not o.crowded]
-    if len(s) < STATURE_MIN_OWN or len(apps) < 4:
-        return None
-    return float(np.median(s)), appearance.mean(apps)
-
-
-def _window_distance(x: tuple[float, Appearance], y: tuple[float, Appearance], cfg: LinkConfig) -> float:
-    dc = appearance.distance(x[1], y[1])
-    dc = cfg.colour_scale / 2 if dc is None else dc
-    return (min(1.0, abs(np.log(x[0] / y[0])) / cfg.stature_scale)
-            + 2 * min(1.0, dc / cfg.colour_scale)) / 3
-
-
-SWAP_STRIDE = 8            # repair_swaps looks at a close pair every swap_window / this...
-SWAP_COARSE_SLACK = 0.15   # ...and around the best look when it is within this of swap_gain
-
-
-def repair_swaps(frags: list[Fragment], coef: np.ndarray, fps: float, cfg: LinkConfig) -> tuple[list[Fragment], int]:
-    """Undo identity swaps of pass 1's tracker where two people cross: for two co-existing
-    fragments, at each frame where their torso centres are within half a body height, compare
-    stature and colours over ``swap_window`` before and after; when "P before = Q after and Q
-    before = P after" fits better than each staying itself by ``swap_gain``, their tails from
-    that frame are exchanged (the best such frame of the best pair first, then again). Returns
-    the fragments (the heads keep their uids) and the number of swaps."""
-    def stature(o: Obs) -> float | None:
-        m = _stature_measure(o.kp)
-        return None if m is None else m[1] / (coef[0] * m[0] + coef[1])
-
-    w = max(3, int(round(cfg.swap_window * fps)))
-    stride = max(1, w // SWAP_STRIDE)
-    frags = list(frags)
-    swaps = 0
-    done: set[tuple[int, int, int]] = set()
-    windows: dict[tuple[int, int, int], tuple[float, Appearance] | None] = {}  # this pass's, by slice
-
-    def window(k: int, lo: int, hi: int) -> tuple[float, Appearance] | None:
-        key = (k, max(0, lo), hi)
-        if key not in windows:
-            windows[key] = _window(frags[k].obs[key[1]:hi], stature)
-        return windows[key]
-
-    def gain_at(a: int, b: int, pi: int, qi: int) -> float | None:
-        win = [window(a, pi - w, pi), window(a, pi, pi + w), window(b, qi - w, qi), window(b, qi, qi + w)]
-        if any(x is None for x in win):
-            return None
-        pb, pa, qb, qa = win
-        return (_window_distance(pb, pa, cfg) + _window_distance(qb, qa, cfg)
-                - _window_distance(pb, qa, cfg) - _window_distance(qb, pa, cfg))
-
-    while True:
-        best = None
-        index = [{int(fr): i for i, fr in enumerate(f.frames)} for f in frags]
-        windows.clear()       # the fragments changed with the last swap
-        for a in range(len(frags)):
-            for b in range(a + 1, len(frags)):
-                P, Q = frags[a], frags[b]
-                if P.frames[0] > Q.frames[-1] or Q.frames[0] > P.frames[-1]:
-                    continue
-                close = []
-                for t in sorted(set(index[a]) & set(index[b])):
-                    pi, qi = index[a][t], index[b][t]
-                    if min(pi, qi) < 1 or (P.uid, Q.uid, t) in done:
-                        continue
-                    if np.linalg.norm(P.pos[pi] - Q.pos[qi]) <= 0.5 * max(P.scale[pi], Q.scale[qi]):
-                        close.append((t, pi, qi))
-                # Two people side by side are close in every frame: look every ``stride`` frames
-                # (the windows overlap by all but a few frames, so the gain moves little), then at
-                # every frame around the best coarse one.
-                coarse = [(g, k) for k in range(0, len(close), stride)
-                          if (g := gain_at(a, b, close[k][1], close[k][2])) is not None]
-                if not coarse or max(coarse)[0] < cfg.swap_gain - SWAP_COARSE_SLACK:
-                    continue
-                k0 = max(coarse)[1]
-                for k in range(max(0, k0 - stride), min(len(close), k0 + stride + 1)):
-                    t, pi, qi = close[k]
-                    gain = gain_at(a, b, pi, qi)
-                    if gain is not None and gain >= cfg.swap_gain and (best is None or gain > best[0]):
-                        best = (gain, a, b, pi, qi, t)
-        if best is None:
-            return frags, swaps
-        gain, a, b, pi, qi, t = best
-        P, Q = frags[a], frags[b]
-        log.debug("swap: fragments %d and %d exchange their poses from frame %d (gain %.3f)", P.uid, Q.uid, t, gain)
-        frags[a] = Fragment(P.uid, P.obs[:pi] + Q.obs[qi:])
-        frags[b] = Fragment(Q.uid, Q.obs[:qi] + P.obs[pi:])
-        done.add((P.uid, Q.uid, t))
-        swaps += 1
 
 
 def _weighted_mean(apps: list[Appearance], weights: list[int]) -> Appearance:
@@ -624,6 +520,9 @@ class Linker:
                           fit[1], "used" if self.stature else "not used")
                 if self.stature and np.isfinite(self.config.swap_gain):
                     frags, self.swaps = repair_swaps(frags, fit[0], self.fps, self.config)
+                    frags, takeovers, seconds = repair_takeovers(frags, fit[0], self.fps, self.config)
+                    self.swaps += takeovers
+                    self.dropped |= seconds
                     if self.swaps:
                         self.stature = stature_fit(frags)[2]
         self.fragment_of = {id(o): f.uid for f in frags for o in f.obs}
