@@ -122,7 +122,9 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     (``onebody.one_per_body``: no two poses share a face or one person box's body, session 11):
     63 people found, 7 lost, 10 new, 34 of 56, 22.8 %, median 0.43 %. With a small pose lying on
     another's limbs taken for a piece of them (``onebody.piece_of``, session 12): 60 people found
-    (3 such pieces gone), 7 lost, 8 new, 31 of 53, 20.8 %, median 0.39 %.
+    (3 such pieces gone), 7 lost, 8 new, 31 of 53, 20.8 %, median 0.39 %. With a person box
+    vouching only for a torso it holds (``topdown.torso_boxed``): 59 people, 7 lost, 8 new,
+    30 of 52, 20.6 %, median 0.38 %.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -153,8 +155,8 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 57                 # fewer is duplicates and pieces gone, not people lost: see ``lost``
     assert lost <= 8 and new <= 9
-    assert bad_people <= 32
-    assert share <= 0.22
+    assert bad_people <= 31
+    assert share <= 0.215
     assert float(np.median(allm)) <= 0.0045
 
 
