@@ -124,7 +124,8 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     another's limbs taken for a piece of them (``onebody.piece_of``, session 12): 60 people found
     (3 such pieces gone), 7 lost, 8 new, 31 of 53, 20.8 %, median 0.39 %. With a person box
     vouching only for a torso it holds (``topdown.torso_boxed``): 59 people, 7 lost, 8 new,
-    30 of 52, 20.6 %, median 0.38 %.
+    30 of 52, 20.6 %, median 0.38 %; and not for a second pose when it is a surer pose's own box
+    (``topdown.in_anothers_box``): 58 people, 7 lost, 7 new, 29 of 51, 19.8 %, median 0.36 %.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -154,10 +155,10 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 57                 # fewer is duplicates and pieces gone, not people lost: see ``lost``
-    assert lost <= 8 and new <= 9
-    assert bad_people <= 31
-    assert share <= 0.215
-    assert float(np.median(allm)) <= 0.0045
+    assert lost <= 8 and new <= 8
+    assert bad_people <= 30
+    assert share <= 0.21
+    assert float(np.median(allm)) <= 0.0042
 
 
 def test_the_same_crop_moves_keypoints_too(still_engine):

@@ -63,3 +63,35 @@ def test_no_pose_on_the_fuel_tank_under_noise(still_engine):
     img = cv2.imread(str(need_data("keypoints", "mpii", "004645041.jpg")))
     poses = still_engine.detect_image(_noisy(img, 1))
     assert len(poses) == 1 and poses[0].score >= 0.8, [round(p.score, 2) for p in poses]
+
+
+def test_a_box_that_has_its_person_does_not_vouch_for_a_second_pose():
+    """A box whose own pose (extent IoU >= 0.4) is surer vouches for nobody else without a box."""
+    person = PersonBox(220, 80, 380, 510, 0.8)
+    owner = _candidate(_standing(300, 100, 400), flag=1.0)
+    beside = _standing(330, 240, 150)                      # a small shape at the owner's legs
+    guess = _candidate(beside, flag=0.8)
+    assert topdown.box_extent_iou(owner.keypoints, person) >= topdown.OWN_BOX_IOU
+    assert topdown.in_anothers_box(guess, [owner, guess], [person])
+    assert topdown.merge([owner, guess], [], [person]) == [owner]
+    # with a box of its own it is someone
+    e = topdown.pose_extent(beside, 0.5)
+    own = PersonBox(e[0] - 3, e[1] - 3, e[2] + 3, e[3] + 3, 0.5)
+    assert not topdown.in_anothers_box(guess, [owner, guess], [person, own])
+
+
+def test_one_pose_per_person_beside_a_surer_one(still_poses):
+    """Real photos: a second pose lying on someone's legs or body, vouched for only by that
+    person's own box -- at the right man's legs in opencv-doc ``basketball2.png``, at the seated
+    man's legs in COCO 40083, on the front paddle-boarder in Bonn frame 16 -- is gone."""
+    from pathlib import Path
+
+    img = cv2.imread(str(Path("/usr/share/doc/opencv-doc/examples/data/basketball2.png")))
+    assert img is not None, "apt-get install opencv-doc (tools/quickstart.sh does)"
+    assert len(still_poses.detect_image(img)) == 2            # the two men
+    coco = cv2.imread(str(need_data("keypoints", "coco", "000000040083.jpg")))
+    assert len(still_poses.detect_image(coco)) == 2           # the two seated men
+    bonn = still_poses.detect_image(cv2.imread(str(need_data("tracking", "bonn_060470979", "frames", "00016.jpg"))))
+    front = [p for p in bonn if 340 <= float(p.keypoints[[11, 12, 23, 24], 0].mean()) <= 460 and
+             float(p.keypoints[[11, 12, 23, 24], 1].mean()) >= 180]
+    assert len(front) == 1 and len(bonn) == 4, [round(p.score, 2) for p in bonn]

@@ -100,7 +100,7 @@ def one_body(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 BOX_MARGIN = 0.05  # one pose of a person replaces another only when this much more like a box
-OWN_BOX_IOU = 0.4  # a pose's visible extent and a person box this alike: the box is that pose's body
+OWN_BOX_IOU = topdown.OWN_BOX_IOU
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,9 @@ class BoxMatch:
 
 def box_match(kp: np.ndarray, boxes: Sequence[topdown.PersonBox] | None) -> BoxMatch:
     """:class:`BoxMatch` of a pose among ``boxes``."""
-    e = topdown.pose_extent(kp, 0.5)
     best, at = 0.0, None
     for i, b in enumerate(boxes or ()):
-        iw = max(0.0, min(e[2], b.x1) - max(e[0], b.x0))
-        ih = max(0.0, min(e[3], b.y1) - max(e[1], b.y0))
-        union = (e[2] - e[0]) * (e[3] - e[1]) + b.width * b.height - iw * ih
-        iou = iw * ih / union if union > 0 else 0.0
+        iou = topdown.box_extent_iou(kp, b)
         if iou > best:
             best, at = iou, i
     return BoxMatch(at, best)

@@ -138,6 +138,32 @@ def torso_boxed(kp: np.ndarray, boxes: Sequence[PersonBox], margin: float = 0.1)
                b.y0 - margin * b.height <= t[1] <= b.y1 + margin * b.height for b in boxes)
 
 
+OWN_BOX_IOU = 0.4  # a pose's visible extent and a person box this alike: the box is that pose's body
+
+
+def box_extent_iou(kp: np.ndarray, b: PersonBox) -> float:
+    """IoU of a pose's visible extent and a person box."""
+    e = pose_extent(kp, 0.5)
+    iw = max(0.0, min(e[2], b.x1) - max(e[0], b.x0))
+    ih = max(0.0, min(e[3], b.y1) - max(e[1], b.y0))
+    union = (e[2] - e[0]) * (e[3] - e[1]) + b.width * b.height - iw * ih
+    return float(iw * ih / union) if union > 0 else 0.0
+
+
+def in_anothers_box(c: Candidate, base: Sequence[Candidate], boxes: Sequence[PersonBox]) -> bool:
+    """No person box is ``c``'s own (extent IoU >= :data:`OWN_BOX_IOU`), and every box that holds
+    its torso is the own box of a surer pose of ``base``: the box has its person already, and
+    ``c`` is the landmark model's guess on something beside them (a camera on a tripod held to
+    the eye, a second upper body on an astronaut's shoulders, a shape at someone's legs)."""
+    if any(box_extent_iou(c.keypoints, b) >= OWN_BOX_IOU for b in boxes):
+        return False
+    holding = [b for b in boxes if torso_boxed(c.keypoints, [b])]
+    q = pose_quality(c)
+    return bool(holding) and all(
+        any(o is not c and pose_quality(o) > q and box_extent_iou(o.keypoints, b) >= OWN_BOX_IOU for o in base)
+        for b in holding)
+
+
 def proposers_agree(base: Sequence[Candidate], boxes: Sequence[PersonBox], share: float = 0.5) -> bool:
     """The face-keyed path and the whole-frame person boxes found the same people: someone was
     found, every base pose has ``share`` of its visible body in a box, and every box holds
@@ -264,7 +290,8 @@ def vouched(c: Candidate) -> bool:
     """A person box holds the pose (its torso and :data:`UNBOXED_SUPPORT` of its body), or the
     landmark model is sure of a whole, visible body. A torso no box holds is not vouched for by a
     box its limbs reach into: that is a pose beside someone, on a bag at their feet or on the
-    fuel tank by their hand (none of the 5 such poses on the shared stills is a person)."""
+    fuel tank by their hand (none of the 5 such poses on the shared stills is a person); nor does a
+    box that is already a surer pose's own (:func:`in_anothers_box`)."""
     return ((c.support >= UNBOXED_SUPPORT and c.torso_boxed) or
             (c.result.score >= UNBOXED_FLAG and body_visibility(c.keypoints) >= UNBOXED_VISIBILITY))
 
@@ -290,6 +317,8 @@ def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[Pe
     for c in (*base, *from_boxes):
         c.support = box_support(c.keypoints, boxes)
         c.torso_boxed = torso_boxed(c.keypoints, boxes)
+    for c in base:
+        c.torso_boxed = c.torso_boxed and not in_anothers_box(c, base, boxes)
     kept = [c for c in base if (vouched(c) or not check_base) and not torso_spans_two_people(c.keypoints, boxes)]
     order = sorted(range(len(from_boxes)), key=lambda i: (-round(pose_quality(from_boxes[i]), 6), i))
     for i in order:
