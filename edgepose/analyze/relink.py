@@ -28,7 +28,8 @@ appears:
    fitted over the clip; only when the fit is good), the cue that survives a long gap in dark
    clothes (weight 2); before the joining, a swap of two people where they cross in pass 1
    (:func:`repair_swaps`: stature and colours before and after fit the exchange far better) is
-   undone. A backward walk (:mod:`edgepose.analyze.backward`) that ran into another
+   undone, and so is a take-over (:func:`repair_takeovers`: one track went on with the other's
+   person, whose own track ended there); both in :mod:`edgepose.analyze.swaps`. A backward walk (:mod:`edgepose.analyze.backward`) that ran into another
    fragment's pose is direct evidence that the two are one person: its cost is halved.
 """
 

@@ -42,7 +42,7 @@ class Candidate:
     source: str                      # "person" (a CenterNet box), "detector", "track", "motion"
     box: PersonBox | None = None     # the person box it came from, if any
     support: float = 0.0             # share of its body keypoints inside some person box
-    torso_boxed: bool = True         # some person box holds its torso centre (set by :func:`merge`)
+    torso_boxed: bool = True         # a box holds its torso centre, not a surer pose's own box (set by :func:`merge`)
 
     @property
     def keypoints(self) -> np.ndarray:
