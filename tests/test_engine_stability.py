@@ -126,6 +126,12 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     vouching only for a torso it holds (``topdown.torso_boxed``): 59 people, 7 lost, 8 new,
     30 of 52, 20.6 %, median 0.38 %; and not for a second pose when it is a surer pose's own box
     (``topdown.in_anothers_box``): 58 people, 7 lost, 7 new, 29 of 51, 19.8 %, median 0.36 %.
+    With people half hidden behind others found on the painted image (``EngineConfig.behind``,
+    session 13): 61 people, 7 lost, 7 new, 32 of 54, 20.2 %, median 0.40 %. Three people more are
+    found: two background people on the AIC photo (their keypoints move 2.7 and 11 %: blurred,
+    half hidden, joints guessed) and a skier behind another on COCO 197388, who is not found again
+    under noise; a PoseTrack spectator lost under noise before is found again now (a 22 % move).
+    So "bad" counts 3 more, "lost" is unchanged, and every other person moves as before.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -154,9 +160,9 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     print(f"people {people}, not found again {lost}, new {new}; found again with a keypoint beyond 2 %: "
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
-    assert people >= 57                 # fewer is duplicates and pieces gone, not people lost: see ``lost``
+    assert people >= 60                 # fewer is people behind others missed again, or duplicates gone
     assert lost <= 8 and new <= 8
-    assert bad_people <= 30
+    assert bad_people <= 33             # 29 before the painted search, +3 it adds (above), +1 slack
     assert share <= 0.21
     assert float(np.median(allm)) <= 0.0042
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgepose.errors import ModelError
-from edgepose.inference import models, topdown
+from edgepose.inference import behind, models, topdown
 from edgepose.inference import person_detector as persons
 from edgepose.inference.blazepose import ROI_SCALE, Detection, LandmarkModel, LandmarkResult, PoseDetector
 from edgepose.inference.filters import OneEuroFilter
@@ -34,6 +34,7 @@ from edgepose.inference.motion import MotionRegions
 from edgepose.inference.onebody import one_body, one_per_body, same_person
 from edgepose.inference.onebody import pose_scale as _pose_scale
 from edgepose.inference.roi import Roi, roi_from_alignment
+from edgepose.inference.tiles import MIN_TILE, TILE_LEVELS, tile_regions  # noqa: F401 (re-exported)
 from edgepose.pose import Pose
 
 if TYPE_CHECKING:
@@ -145,6 +146,10 @@ class EngineConfig:
         mean alignment points (:meth:`PoseEngine._averaged_views`). Measured against 1: keypoints
         moved beyond 2 % 24.9 % -> 23.7 %, people with a bad keypoint 41 -> 37 of 59, OKS AP
         0.526 -> 0.553, PCK@0.2 unchanged (0.9042), for 1.23x the still-image time.
+    behind: on still images, look for people half hidden behind those found, with the found
+        people painted out (:mod:`edgepose.inference.behind`). Measured on the ``infer`` set:
+        recall 0.9248 -> 0.970, PCK@0.2 all 0.9042 -> 0.947, OKS AP 0.5553 -> 0.559, for one more
+        person-detector call and 2-4 landmark calls a still (docs/benchmarks.md).
     """
 
     landmark: str = "default"
@@ -164,6 +169,7 @@ class EngineConfig:
     person_every: int = 3
     final_views: int = 5
     final_rounds: int = 2
+    behind: bool = True
 
     @classmethod
     def from_config(cls, cfg: Config, landmark: str | None = None, max_people: int | None = None) -> EngineConfig:
@@ -219,11 +225,6 @@ class EngineStats:
     motion_found: int = 0  # candidates found in a region of motion and confirmed by the landmark model
 
 
-TILE_LEVELS = (0.6, 0.35)
-# Smallest tile side in pixels. 64 was tried (a tile is scaled up to the detector's 224 px): it
-# found a 45-px person in a 240x135 clip, but over tools/reps_robustness.py's 76 variants its tiny
-# tiles' false hits cost more than they found (59/76 counted right, against 62/76 with 96).
-MIN_TILE = 96
 MOTION_REGIONS = 2      # motion regions tried per frame while someone is missing
 MOTION_ROI_SCALE = 1.6  # their square ROI: this times the region's longer side
 MOTION_MIN_FLAG = 0.9   # pose flag and body visibility a person found by motion alone needs
@@ -233,42 +234,6 @@ MOTION_BELOW_SHIFT = 0.8  # ...centred this many region sides below its centre
 FINAL_SHIFT = 0.02  # stills: the shifted views of a reported pose's ROI, share of its side
 FINAL_SOFT = 0.03   # stills: a view's keypoint weighs exp(-(d / (this x side))^2)
 PERSON_SEARCH_S = 0.25   # live: the person detector's longest wait while someone is missing
-
-
-def tile_regions(w: int, h: int, levels: tuple[float, ...] = TILE_LEVELS, overlap: float = 0.3
-                 ) -> list[tuple[int, int, int, int]]:
-    """Overlapping square tiles ``(x, y, w, h)`` at each level (side = level x the short side).
-
-    The detector sees a whole frame at 224 px, so a person under about a fifth of the frame's
-    height is too small for it; at the 0.35 level the same person fills three times as much of
-    the detector's input. Measured on the shared annotated images: people recall 0.26 without
-    tiles, 0.86 with the 0.6 level, 0.89 with both (docs/benchmarks.md).
-    """
-    out: list[tuple[int, int, int, int]] = []
-    for frac in levels:
-        out += _tiles_at(w, h, frac, overlap)
-    return out
-
-
-def _tiles_at(w: int, h: int, frac: float, overlap: float) -> list[tuple[int, int, int, int]]:
-    side = int(round(frac * min(w, h)))
-    if side < MIN_TILE:
-        return []
-    step = max(1, int(side * (1 - overlap)))
-    return [(x, y, min(side, w - x), min(side, h - y))
-            for y in _starts(h, side, step) for x in _starts(w, side, step)]
-
-
-def _starts(length: int, side: int, step: int) -> list[int]:
-    """Tile starts that cover ``length``; the last tile ends at the edge (moved, not added, when
-    the remainder is a sliver)."""
-    out = list(range(0, max(1, length - side) + 1, step))
-    if out[-1] + side < length:
-        if len(out) > 1 and length - side - out[-1] < step // 4:
-            out[-1] = length - side
-        else:
-            out.append(length - side)
-    return out
 
 
 BODY = slice(11, 29)  # shoulders to ankles: the joints every program and metric uses
@@ -301,6 +266,7 @@ class PoseEngine:
         self._next_hint = 0
         self._since_detect = 0
         self._scan: list[tuple[int, int, int, int]] | None = None
+        self._raw_detections: list[Detection] = []  # the last _detect call's detections before merging
         self._searched_once = False
         self._motion = MotionRegions() if self.config.motion else None
         self.persons = persons.load(c.models_dir, c.threads, c.delegate) if c.person_detector else None
@@ -328,6 +294,7 @@ class PoseEngine:
             for region in tile_regions(w, h):
                 dets += self.detector.detect(image, region)
                 self.stats.detector_calls += 1
+        self._raw_detections = dets
         return self._merge_detections(dets)
 
     @staticmethod
@@ -417,11 +384,29 @@ class PoseEngine:
         # One pose per person, as the video path holds new poses against its tracks: a second
         # estimate from another detection of the same face, or of the body one person box holds.
         kept = [ranked[i] for i in one_per_body([c.keypoints for c in ranked], boxes)][: self.config.max_people]
+        found, painted = [], image
+        if self.config.behind and len(kept) < self.config.max_people:
+            found, painted = self._behind(image, kept)
+            found = found[: self.config.max_people - len(kept)]
         if self.config.final_views > 1:
             for c in kept:
                 c.result.keypoints[:, :2] = self._averaged_views(image, c.result)
+            for c in found:
+                c.result.keypoints[:, :2] = self._averaged_views(painted, c.result)
             kept = [kept[i] for i in one_per_body([c.keypoints for c in kept], boxes)]  # the views may join two
+        kept += found
         return [Pose(c.keypoints.copy(), topdown.pose_quality(c), z=c.result.z.copy()) for c in kept]
+
+    def _behind(self, image: np.ndarray, kept: list[topdown.Candidate]
+                ) -> tuple[list[topdown.Candidate], np.ndarray]:
+        """People behind the ``kept`` ones (:func:`edgepose.inference.behind.find_behind`)."""
+        if self.persons is None or not kept:
+            return [], image
+        found, painted = behind.find_behind(
+            image, [c.keypoints for c in kept], self._raw_detections, self.persons.detect,
+            lambda im, roi: self._landmarks(im, roi), self.config.min_pose_score, MIN_BODY_VISIBILITY)
+        self.stats.person_calls = self.persons.calls
+        return found, painted
 
     def _averaged_views(self, image: np.ndarray, r: LandmarkResult) -> np.ndarray:
         """Keypoints of a reported still-image pose averaged over views of its final ROI: the

@@ -43,6 +43,7 @@ class Candidate:
     box: PersonBox | None = None     # the person box it came from, if any
     support: float = 0.0             # share of its body keypoints inside some person box
     torso_boxed: bool = True         # a box holds its torso centre, not a surer pose's own box (set by :func:`merge`)
+    shown: float = 1.0               # share of its body joints the picture shows (a person behind someone: the rest is a guess)
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -239,10 +240,11 @@ BOX_TRUST = 0.2  # a box of score s vouches min(1, 0.2 + s): measured 0.2 > 0.4 
 def pose_quality(c: Candidate) -> float:
     """Pose flag x body visibility, raised for a pose a person box vouches for (0.8 + 0.2 x the
     share of its body inside one box), so the well-founded one of two duplicates wins; a pose
-    found only through a doubtful box (score under 0.6) counts for less."""
+    found only through a doubtful box (score under 0.6) counts for less, and so does one whose
+    body is partly a guess behind someone (:attr:`Candidate.shown`)."""
     r = c.result
-    q = r.score * body_visibility(r.keypoints) * (0.8 + 0.2 * c.support)
-    if c.box is not None and c.source == "person":
+    q = r.score * body_visibility(r.keypoints) * (0.8 + 0.2 * c.support) * c.shown
+    if c.box is not None and c.source in ("person", "behind"):
         q *= min(1.0, BOX_TRUST + c.box.score)
     return q
 
