@@ -131,7 +131,10 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     found: two background people on the AIC photo (their keypoints move 2.7 and 11 %: blurred,
     half hidden, joints guessed) and a skier behind another on COCO 197388, who is not found again
     under noise; a PoseTrack spectator lost under noise before is found again now (a 22 % move).
-    So "bad" counts 3 more, "lost" is unchanged, and every other person moves as before.
+    So "bad" counts 3 more, "lost" is unchanged, and every other person moves as before. With a
+    looser box of a surer person vouching for no second pose (``topdown.LOOSE_BOX_IOU``: the
+    figure on OCHuman 000817's glass pillar gone): 60 people, 6 lost, 5 new, 32 of 54, 20.2 %,
+    median 0.40 %.
     Asserted: no worse than that, with one person / one point of slack for another machine's
     float rounding (so a change that makes it worse fails, and so does the
     engine without the views: 29.3 %); the figures are printed against the target.
@@ -160,8 +163,8 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     print(f"people {people}, not found again {lost}, new {new}; found again with a keypoint beyond 2 %: "
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
-    assert people >= 60                 # fewer is people behind others missed again, or duplicates gone
-    assert lost <= 8 and new <= 8
+    assert people >= 59                 # fewer is people behind others missed again, or duplicates gone
+    assert lost <= 7 and new <= 6
     assert bad_people <= 33             # 29 before the painted search, +3 it adds (above), +1 slack
     assert share <= 0.21
     assert float(np.median(allm)) <= 0.0042

@@ -95,3 +95,31 @@ def test_one_pose_per_person_beside_a_surer_one(still_poses):
     front = [p for p in bonn if 340 <= float(p.keypoints[[11, 12, 23, 24], 0].mean()) <= 460 and
              float(p.keypoints[[11, 12, 23, 24], 1].mean()) >= 180]
     assert len(front) == 1 and len(bonn) == 4, [round(p.score, 2) for p in bonn]
+
+
+def test_a_looser_box_of_a_surer_person_does_not_vouch_either():
+    """A second, looser box of the same person (the large-frame crops give one) holds the torso
+    of a guess beside them: it is more like the person's extent than like the guess's, so it is
+    theirs too, and the guess stands only if the landmark model is sure of a whole body."""
+    owner = _candidate(_standing(300, 100, 400), flag=0.99)
+    e = topdown.pose_extent(owner.keypoints, 0.5)
+    own = PersonBox(e[0] - 5, e[1] - 5, e[2] + 5, e[3] + 5, 0.8)
+    loose = PersonBox(e[0] - 60, 0, e[2] + 260, e[3] + 20, 0.4)   # reaching over a pillar beside him
+    guess = _candidate(_standing(600, -60, 420), flag=0.89)      # a tall figure on the pillar
+    guess.result.keypoints[11:, 2] = 0.66
+    assert topdown.torso_boxed(guess.keypoints, [loose]) and not topdown.torso_boxed(guess.keypoints, [own])
+    assert topdown.LOOSE_BOX_IOU <= topdown.box_extent_iou(owner.keypoints, loose) < topdown.OWN_BOX_IOU
+    assert topdown.box_extent_iou(guess.keypoints, loose) < topdown.box_extent_iou(owner.keypoints, loose)
+    assert topdown.in_anothers_box(guess, [owner, guess], [own, loose])
+    assert topdown.merge([owner, guess], [], [own, loose]) == [owner]
+
+
+def test_no_figure_on_the_glass_pillar_in_the_ochuman_photo(still_poses):
+    """OCHuman 000817: three people walking (the woman in the cap, the woman left of her, the man
+    in black) and a tall glass pillar beside the man, on which the face-keyed detector's oversize
+    ROI gave a figure (flag 0.89) whose torso lay in the man's own box and in a looser crop box of
+    his (extent IoU 0.22 with his pose). It was reported on x86 and not on aarch64 (emulated)."""
+    poses = still_poses.detect_image(cv2.imread(str(need_data("keypoints", "ochuman", "000817.jpg"))))
+    assert len(poses) == 3, [round(p.score, 2) for p in poses]
+    for p in poses:   # a person's height, not the pillar's (the figure spanned most of the image)
+        assert float(np.ptp(p.keypoints[:, 1])) < 0.75 * 1000

@@ -38,6 +38,7 @@ PAINT_HEAD_TORSO = 0.3  # ...and at least this share of the torso length (a head
 GREY = 128
 BEHIND_FLAG = 0.9     # pose flag a person behind someone needs (on the painted image)
 FACE_VISIBLE = 0.8    # and the mean visibility of their face points (nose, eyes, ears, mouth)
+BEHIND_VISIBILITY = 0.6  # and of their body joints (the Bonn woman 0.78-0.84; a pose on a Go player's arm 0.43)
 
 
 def _grown(box: np.ndarray, grow: float = FACE_GROW) -> np.ndarray:
@@ -197,7 +198,7 @@ def torso_centre(kp: np.ndarray) -> tuple[float, float]:
 
 def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequence[Detection],
                 detect_boxes: Callable[[np.ndarray], list[PersonBox]],
-                run: Callable[[np.ndarray, Roi], LandmarkResult], min_score: float, min_visibility: float
+                run: Callable[[np.ndarray, Roi], LandmarkResult], min_score: float
                 ) -> tuple[list[topdown.Candidate], np.ndarray]:
     """People behind the found ``poses``, looked for with those people painted out.
 
@@ -206,7 +207,7 @@ def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequ
     holds a found person's torso (:func:`unclaimed_faces`). Each is run through the landmark model
     (``run``; two passes, as a box pose) on the noise-filled image (:func:`scramble`). A pose is
     kept when the model is sure of it (:data:`BEHIND_FLAG`, face points :data:`FACE_VISIBLE`, body
-    visibility ``min_visibility``), its head is on unpainted pixels, it does not share a found
+    visibility :data:`BEHIND_VISIBILITY`), its head is on unpainted pixels, it does not share a found
     pose's head, and one of the boxes has its head (:func:`box_has_head`); one per box, the surest,
     then one per body. Its score counts, as a box pose's does, that box's score, and only the share
     of its body the picture shows (:func:`body_shown`): the rest is a guess. Returns the new candidates (source ``"behind"``) and the noise-filled image
@@ -230,7 +231,7 @@ def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequ
         r2 = run(filled, r.next_roi())
         r = r2 if r2.score >= r.score else r
         kp = r.keypoints
-        if (r.score < BEHIND_FLAG or topdown.body_visibility(kp) < min_visibility
+        if (r.score < BEHIND_FLAG or topdown.body_visibility(kp) < BEHIND_VISIBILITY
                 or face_visible(kp) < FACE_VISIBLE or not head_unpainted(kp, mask)):
             continue
         # The hidden body is the model's guess, often drawn over the front person's: only a shared

@@ -404,7 +404,7 @@ class PoseEngine:
             return [], image
         found, painted = behind.find_behind(
             image, [c.keypoints for c in kept], self._raw_detections, self.persons.detect,
-            lambda im, roi: self._landmarks(im, roi), self.config.min_pose_score, MIN_BODY_VISIBILITY)
+            lambda im, roi: self._landmarks(im, roi), self.config.min_pose_score)
         self.stats.person_calls = self.persons.calls
         return found, painted
 

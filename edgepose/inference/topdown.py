@@ -151,18 +151,26 @@ def box_extent_iou(kp: np.ndarray, b: PersonBox) -> float:
     return float(iw * ih / union) if union > 0 else 0.0
 
 
+LOOSE_BOX_IOU = 0.2  # a box this much like a surer pose's extent, and more like it than like another pose's, is that pose's
+
+
 def in_anothers_box(c: Candidate, base: Sequence[Candidate], boxes: Sequence[PersonBox]) -> bool:
     """No person box is ``c``'s own (extent IoU >= :data:`OWN_BOX_IOU`), and every box that holds
-    its torso is the own box of a surer pose of ``base``: the box has its person already, and
-    ``c`` is the landmark model's guess on something beside them (a camera on a tripod held to
-    the eye, a second upper body on an astronaut's shoulders, a shape at someone's legs)."""
+    its torso belongs to a surer pose of ``base``: that pose's own box, or a looser box of it
+    (extent IoU >= :data:`LOOSE_BOX_IOU` and above ``c``'s, as the large-frame crops give). The
+    box has its person already, and ``c`` is the landmark model's guess on something beside them
+    (a camera on a tripod held to the eye, a second upper body on an astronaut's shoulders, a
+    shape at someone's legs, a figure on a glass pillar beside a man in an OCHuman photo)."""
     if any(box_extent_iou(c.keypoints, b) >= OWN_BOX_IOU for b in boxes):
         return False
     holding = [b for b in boxes if torso_boxed(c.keypoints, [b])]
     q = pose_quality(c)
-    return bool(holding) and all(
-        any(o is not c and pose_quality(o) > q and box_extent_iou(o.keypoints, b) >= OWN_BOX_IOU for o in base)
-        for b in holding)
+
+    def theirs(b: PersonBox) -> bool:
+        need = min(OWN_BOX_IOU, max(LOOSE_BOX_IOU, box_extent_iou(c.keypoints, b) + 1e-9))
+        return any(o is not c and pose_quality(o) > q and box_extent_iou(o.keypoints, b) >= need for o in base)
+
+    return bool(holding) and all(theirs(b) for b in holding)
 
 
 def proposers_agree(base: Sequence[Candidate], boxes: Sequence[PersonBox], share: float = 0.5) -> bool:
