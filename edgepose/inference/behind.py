@@ -210,8 +210,8 @@ def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequ
     visibility :data:`BEHIND_VISIBILITY`), its head is on unpainted pixels, it does not share a found
     pose's head, and one of the boxes has its head (:func:`box_has_head`); one per box, the surest,
     then one per body. Its score counts, as a box pose's does, that box's score, and only the share
-    of its body the picture shows (:func:`body_shown`): the rest is a guess. Returns the new candidates (source ``"behind"``) and the noise-filled image
-    their keypoints are to be averaged on.
+    of its body the picture shows (:func:`body_shown`): the rest is a guess. Returns the new
+    candidates (source ``"behind"``) and the noise-filled image their keypoints are averaged on.
     """
     if not poses:
         return [], image
