@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edgepose.inference import topdown
-from edgepose.inference.blazepose import Detection, LandmarkResult
+from edgepose.inference.blazepose import Detection, LandmarkResult, _iou
 from edgepose.inference.onebody import same_head, still_duplicate
 from edgepose.inference.person_detector import PersonBox
 from edgepose.inference.roi import Roi
@@ -58,11 +58,7 @@ def head_at_face(kp: np.ndarray, box: np.ndarray, min_vis: float = 0.5) -> bool:
 
 
 def _face_iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    return float(_iou(np.asarray(a, np.float64), np.asarray(b, np.float64)[None])[0])
 
 
 def unclaimed_faces(dets: Sequence[Detection], poses: Sequence[np.ndarray]) -> list[Detection]:
@@ -225,11 +221,9 @@ def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequ
              if any(d.roi().contains(*torso_centre(kp)) for kp in poses)]
     best: dict[int, topdown.Candidate] = {}  # box index -> the surest pose whose head it has
     for roi in rois:
-        r = run(filled, roi)
-        if r.score < min_score:
+        r = topdown.pose_from_roi(roi, lambda q: run(filled, q), min_score)
+        if r is None:
             continue
-        r2 = run(filled, r.next_roi())
-        r = r2 if r2.score >= r.score else r
         kp = r.keypoints
         if (r.score < BEHIND_FLAG or topdown.body_visibility(kp) < BEHIND_VISIBILITY
                 or face_visible(kp) < FACE_VISIBLE or not head_unpainted(kp, mask)):

@@ -70,7 +70,13 @@ def pose_from_box(box: PersonBox, run: Callable[[Roi], LandmarkResult], min_scor
     ``run`` is the landmark model on the current image. Returns None when the model does not see
     a person in the box's square (pose flag under ``min_score``).
     """
-    r = run(box.roi(BOX_ROI_SCALE))
+    return pose_from_roi(box.roi(BOX_ROI_SCALE), run, min_score)
+
+
+def pose_from_roi(roi: Roi, run: Callable[[Roi], LandmarkResult], min_score: float) -> LandmarkResult | None:
+    """Landmarks on ``roi``, then on the model's own next ROI; the surer pass, or None when the
+    first sees no person (pose flag under ``min_score``)."""
+    r = run(roi)
     if r.score < min_score:
         return None
     r2 = run(r.next_roi())
