@@ -148,12 +148,36 @@ def piece_of(small: np.ndarray, big: np.ndarray) -> bool:
     return lies_on(small, big, BLAZE_EDGES, BLAZE_TORSO, max_ratio=PIECE_RATIO, hull_ratio=0.0)
 
 
-def _one_person(a: np.ndarray, b: np.ndarray, ma: BoxMatch, mb: BoxMatch) -> bool:
+HELD_SHARE = 0.9   # of a pose's visible body joints inside a box (widened by 10 %) for the box to hold it
+HEADS_APART = 1.0  # nose to nose, in the box owner's torso lengths: beyond it, a head of its own
+
+
+def _held_ghost(owner: np.ndarray, held: np.ndarray, box: topdown.PersonBox) -> bool:
+    """``held``, which fits no person box, lies inside ``owner``'s own ``box`` and is a second
+    estimate of ``owner``'s body: a smaller pose lying on its limbs (:func:`.nested.blaze33_nested`),
+    or one the video's :func:`one_body` joins to it whose head is ``owner``'s head (noses within
+    :data:`HEADS_APART` torso lengths). The ghost skeleton a tile's face detection leaves inside a
+    lone warrior or triangle pose is this; two acrobats the detector gives one box are not (their
+    torsos share a centre, but one head is four torso lengths from the other)."""
+    if topdown.box_support(held, [box]) < HELD_SHARE:
+        return False
+    if blaze33_nested(owner, held):
+        return True
+    torso = float(np.linalg.norm((owner[11, :2] + owner[12, :2]) / 2 - (owner[23, :2] + owner[24, :2]) / 2))
+    heads = float(np.linalg.norm(owner[0, :2] - held[0, :2]))
+    return heads < HEADS_APART * max(torso, 1.0) and one_body(owner, held)
+
+
+def _one_person(a: np.ndarray, b: np.ndarray, ma: BoxMatch, mb: BoxMatch,
+                boxes: Sequence[topdown.PersonBox] | None = None) -> bool:
     """``a`` is a second estimate of ``b``'s person."""
     if ma.own is not None and mb.own is not None:
         if ma.own != mb.own:
             return False              # each matches a person box of its own: two people
         return one_body(a, b)         # both match one box: the video test's looser rules too
+    if boxes is not None and ((ma.own is None and mb.own is not None and _held_ghost(b, a, boxes[mb.own])) or
+                              (mb.own is None and ma.own is not None and _held_ghost(a, b, boxes[ma.own]))):
+        return True
     return still_duplicate(a, b)
 
 
@@ -175,7 +199,7 @@ def one_per_body(poses: Sequence[np.ndarray], boxes: Sequence[topdown.PersonBox]
     kept: list[int] = []
     match = [box_match(kp, boxes) for kp in poses]
     for i, kp in enumerate(poses):
-        clash = [j for j in kept if _one_person(kp, poses[j], match[i], match[j])]
+        clash = [j for j in kept if _one_person(kp, poses[j], match[i], match[j], boxes)]
         if not clash:
             kept.append(i)
         elif len(clash) == 1 and match[i].iou > match[clash[0]].iou + BOX_MARGIN:
