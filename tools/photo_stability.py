@@ -28,9 +28,8 @@ EXTS = (".jpg", ".jpeg", ".png")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edgepose.inference import topdown
     from edgepose.inference.engine import EngineConfig, PoseEngine
-    from tests.test_engine_stability import _moves, _noisy
+    from tests.test_engine_stability import _noisy, compare_noisy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
@@ -50,24 +49,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: not an image, skipped", file=sys.stderr)
             continue
         ref, got = engine.detect_image(img), engine.detect_image(_noisy(img, a.seed))
-        used: set[int] = set()
-        notes = []
-        for p in ref:
-            people += 1
-            sims = [topdown.oks(p.keypoints, q.keypoints) for q in got]
-            j = int(np.argmax(sims)) if sims else -1
-            if j < 0 or sims[j] < 0.5:
-                lost += 1
-                notes.append(f"lost (score {p.score:.2f})")
-                continue
-            used.add(j)
-            m = _moves(p.keypoints, got[j].keypoints)
-            moved.append(m)
-            bad += bool((m > 0.02).any())
-        for j, q in enumerate(got):
-            if j not in used:
-                new += 1
-                notes.append(f"new (score {q.score:.2f})")
+        c = compare_noisy(ref, got)
+        people, lost, new = people + len(ref), lost + len(c.lost), new + len(c.new)
+        moved += c.moves
+        bad += sum(bool((m > 0.02).any()) for m in c.moves)
+        notes = [f"lost (score {ref[i].score:.2f})" for i in c.lost] + \
+            [f"new (score {got[j].score:.2f})" for j in c.new]
         if notes or len(ref) > 1:
             print(f"{path.relative_to(a.folder)}: {len(ref)} pose(s) clean, {len(got)} noisy; " + ", ".join(notes))
     allm = np.concatenate(moved) if moved else np.zeros(1)
