@@ -70,8 +70,7 @@ class Timed:
 
 
 def stability(runs: dict[str, Timed], seed: int) -> dict[str, dict]:
-    from edgepose.inference import topdown
-    from tests.test_engine_stability import _moves, _noisy
+    from tests.test_engine_stability import _noisy, compare_noisy
 
     stills = sorted((DATA / "keypoints").rglob("*.jpg")) + \
         [sorted((DATA / "tracking" / "bonn_060470979" / "frames").iterdir())[12]]
@@ -82,19 +81,12 @@ def stability(runs: dict[str, Timed], seed: int) -> dict[str, dict]:
         for name, run in runs.items():
             a = acc[name]
             ref, got = run(img), run(noisy)
-            used: set[int] = set()
-            for p in ref:
-                a["people"] += 1
-                sims = [topdown.oks(p.keypoints, q.keypoints) for q in got]
-                j = int(np.argmax(sims)) if sims else -1
-                if j < 0 or sims[j] < 0.5:
-                    a["lost"] += 1
-                    continue
-                used.add(j)
-                m = _moves(p.keypoints, got[j].keypoints)
-                a["moved"].append(m)
-                a["bad_people"] += bool((m > 0.02).any())
-            a["new"] += len(got) - len(used)
+            c = compare_noisy(ref, got)
+            a["people"] += len(ref)
+            a["lost"] += len(c.lost)
+            a["new"] += len(c.new)
+            a["moved"] += c.moves
+            a["bad_people"] += sum(bool((m > 0.02).any()) for m in c.moves)
     out = {}
     for name, a in acc.items():
         allm = np.concatenate(a.pop("moved"))
