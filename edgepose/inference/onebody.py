@@ -190,7 +190,8 @@ def one_per_body(poses: Sequence[np.ndarray], boxes: Sequence[topdown.PersonBox]
     box are one when the video's :func:`one_body` says so (a second estimate of the body the box
     holds, its torso collapsed onto the first). A pose with no box of its own inside a body
     another pose's box holds is kept: in a hand-balance or an embrace the person detector gives
-    two people one box. Of two poses of one person, the one whose
+    two people one box, unless it is a ghost of the pose whose own box it lies in
+    (:func:`_held_ghost`). Of two poses of one person, the one whose
     extent is more like a person box is kept in the other's place (the estimate whose limbs were
     thrown onto a table or a neighbour is not). Last, a pose that is a :func:`piece_of` another
     kept one goes, unless each matches a person box of its own (a small person the detector

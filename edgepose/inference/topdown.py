@@ -319,7 +319,9 @@ def merge(base: list[Candidate], from_boxes: list[Candidate], boxes: Sequence[Pe
 
     The face-keyed detector's ROI is better aligned where it fires (measured: its poses of seated
     people reach OKS 0.75-0.8 where the box's square gives 0.2-0.7), so its poses are kept and a
-    box pose only *adds* a body none of them is on (:func:`same_body`, :func:`overlaps`). With
+    box pose only *adds* a body none of them is on (:func:`same_body`, :func:`overlaps`), or
+    takes the place of the one it is on when it is surer and fits its box better
+    (:func:`fits_its_box_better`). With
     person boxes at hand, a base pose no box vouches for must pass :func:`vouched`; a box pose
     whose limbs reach into another person's box is dropped (:func:`spans_two_people`), and any
     pose whose torso lies across two standing people is dropped (:func:`torso_spans_two_people`).
