@@ -5,9 +5,9 @@ Real footage: OpenCV's ``vtest.avi`` (Debian ``opencv-doc``). At frame 132 a man
 jacket and jeans walks in at the right edge (checked by eye; in a full analysis he is one id from
 132 to the end). The clip is cut from frame 102 (a second before he comes into view: the
 tracker has settled on everyone else) to 10 frames after he came into view and analysed as a
-folder of frames at 30 fps, so his 10 frames are a third of a second: under the half second an id needs in
-the middle of a clip (``group.MIN_SECONDS``), which dropped him before ``group.real_ids`` let an
-id the clip's edge cuts short count with ``EDGE_SECONDS``.
+folder of frames at 30 fps, so his 10 frames are a third of a second: under the half second an
+id needs in the middle of a clip (``group.MIN_SECONDS``), which dropped him before
+``group.real_ids`` let an id the clip's edge cuts short count with ``EDGE_SECONDS``.
 """
 
 from __future__ import annotations
