@@ -15,6 +15,7 @@ import numpy as np
 
 from edgepose.inference import topdown
 from edgepose.inference.nested import BLAZE_TORSO, blaze33_nested, lies_on
+from edgepose.inference.person_detector import whole_people
 from edgepose.skeleton import BLAZE_EDGES
 
 
@@ -195,8 +196,11 @@ def one_per_body(poses: Sequence[np.ndarray], boxes: Sequence[topdown.PersonBox]
     extent is more like a person box is kept in the other's place (the estimate whose limbs were
     thrown onto a table or a neighbour is not). Last, a pose that is a :func:`piece_of` another
     kept one goes, unless each matches a person box of its own (a small person the detector
-    boxed, such as a child held in someone's arms).
+    boxed, such as a child held in someone's arms). A box that is a part of another person's box
+    (:func:`.person_detector.part_of`: a pair of legs boxed again) is no pose's own.
     """
+    if boxes is not None:
+        boxes = whole_people(list(boxes))
     kept: list[int] = []
     match = [box_match(kp, boxes) for kp in poses]
     for i, kp in enumerate(poses):
