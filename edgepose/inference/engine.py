@@ -150,6 +150,9 @@ class EngineConfig:
         people painted out (:mod:`edgepose.inference.behind`). Measured on the ``infer`` set:
         recall 0.9248 -> 0.970, PCK@0.2 all 0.9042 -> 0.947, OKS AP 0.5553 -> 0.559, for one more
         person-detector call and 2-4 landmark calls a still (docs/benchmarks.md).
+    contrast_below: on still images whose median grey level is under this (256: every still),
+        the person detector runs once more on a locally contrast-equalised copy
+        (:func:`.person_detector.local_contrast`): people dark against a window or in a dim gym.
     """
 
     landmark: str = "default"
@@ -170,6 +173,7 @@ class EngineConfig:
     final_views: int = 5
     final_rounds: int = 2
     behind: bool = True
+    contrast_below: float = 90.0
 
     @classmethod
     def from_config(cls, cfg: Config, landmark: str | None = None, max_people: int | None = None) -> EngineConfig:
@@ -372,6 +376,8 @@ class PoseEngine:
         from_boxes: list[topdown.Candidate] = []
         if self.persons is not None:
             boxes = self.persons.detect(image)
+            if persons.median_lightness(image) < self.config.contrast_below:
+                boxes = self.persons.add_contrast(image, boxes)
             h, w = image.shape[:2]
             # The crops of a large frame find people too small for both whole-frame proposers;
             # where the face-keyed detector (whole frame and tiles) and the whole-frame boxes
@@ -453,6 +459,8 @@ class PoseEngine:
             r = topdown.pose_from_box(b, lambda roi: self._landmarks(image, roi), self.config.min_pose_score)
             if r is None or body_visibility(r.keypoints) < MIN_BODY_VISIBILITY:
                 continue
+            if b.contrast and r.score < topdown.UNBOXED_FLAG:
+                continue                  # a box of the equalised copy: the model must be sure
             out.append(topdown.Candidate(r, "person", b))
         return out
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +42,16 @@ PAD_VALUE = 0  # letterbox border (grey level)
 
 @dataclass(frozen=True)
 class PersonBox:
-    """A person's box in image pixels and the detector's score."""
+    """A person's box in image pixels and the detector's score; ``contrast``: found only on the
+    :func:`local_contrast` copy of the image (a dark figure, or texture the equalisation made look
+    like one), so it vouches only for a pose the landmark model is sure of."""
 
     x0: float
     y0: float
     x1: float
     y1: float
     score: float
+    contrast: bool = False
 
     @property
     def width(self) -> float:
@@ -228,6 +231,21 @@ class PersonDetector:
             boxes = self.add_crops(image, boxes)
         return boxes
 
+    def add_contrast(self, image: np.ndarray, boxes: list[PersonBox]) -> list[PersonBox]:
+        """``boxes`` and the boxes of the :func:`local_contrast` copy of ``image`` that none of
+        them overlaps (IoU above ``nms_iou``), marked ``contrast``."""
+        more = self.detect(local_contrast(image))
+        if boxes and more:
+            iou = box_iou(np.array([b.as_array() for b in more]), np.array([b.as_array() for b in boxes])).max(1)
+            more = [b for b, o in zip(more, iou, strict=True) if o <= self.nms_iou]
+        return list(boxes) + [replace(b, contrast=True) for b in more]
+
+    def _merged(self, boxes: list[PersonBox]) -> list[PersonBox]:
+        if not boxes:
+            return boxes
+        arr = np.array([b.as_array() for b in boxes])
+        return [boxes[i] for i in nms(arr, np.array([b.score for b in boxes]), self.nms_iou)]
+
     def add_crops(self, image: np.ndarray, boxes: list[PersonBox],
                   regions: list[tuple[int, int, int, int]] | None = None) -> list[PersonBox]:
         """``boxes`` of the whole frame merged (NMS) with the boxes of the overlapping crops (or of
@@ -236,10 +254,29 @@ class PersonDetector:
         boxes = list(boxes)
         for region in crop_regions(w, h) if regions is None else regions:
             boxes += self.detect(image, region)
-        if boxes:
-            arr = np.array([b.as_array() for b in boxes])
-            boxes = [boxes[i] for i in nms(arr, np.array([b.score for b in boxes]), self.nms_iou)]
-        return boxes
+        return self._merged(boxes)
+
+
+CONTRAST_CLIP = 2.0   # CLAHE clip limit of :func:`local_contrast`
+CONTRAST_GRID = 8     # and its tiles across each side
+
+
+def local_contrast(image: np.ndarray) -> np.ndarray:
+    """``image`` (BGR) with its lightness equalised tile by tile (CLAHE on L of Lab, colours kept):
+    a person dark against a window or in a dim corner gets the contrast CenterNet needs, while
+    the bright parts are not blown out as a global gain would."""
+    import cv2
+
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    lab[..., 0] = cv2.createCLAHE(CONTRAST_CLIP, (CONTRAST_GRID, CONTRAST_GRID)).apply(lab[..., 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+
+def median_lightness(image: np.ndarray) -> float:
+    """Median grey level (0-255) of ``image`` on a coarse grid of its pixels."""
+    step = max(1, min(image.shape[:2]) // 64)
+    g = image[::step, ::step].astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)
+    return float(np.median(g))
 
 
 def wants_crops(w: int, h: int) -> bool:
