@@ -104,3 +104,31 @@ def test_where_nobody_is_hidden_no_fifth_pose(still_poses, frame):
     put a pose on the painted red woman's paddle and on the bag (no box had their heads)."""
     img = cv2.imread(str(need_data(*BONN, "frames", frame)))
     assert len(still_poses.detect_image(img)) == 4
+
+
+def _result(kp: np.ndarray, flag: float = 0.99):
+    from edgepose.inference.blazepose import LandmarkResult
+    from edgepose.inference.roi import Roi
+
+    z = np.zeros(33, np.float32)
+    return LandmarkResult(keypoints=kp.astype(np.float32), z=z, presence=z + 1,
+                          aux=np.array([[300, 250], [300, 100]], np.float32), score=flag, roi=Roi(300, 250, 400, 0))
+
+
+def _search(guess: np.ndarray) -> list:
+    """:func:`behind.find_behind` around one standing person, every landmark pass returning ``guess``."""
+    front = _standing(300, 120, 380)
+    img = np.full((600, 600, 3), 90, np.uint8)
+    box = PersonBox(220, 40, 380, 520, 0.6)                  # a box reaching above the front person's head
+    found, _ = behind.find_behind(img, [front], [], lambda im: [box], lambda im, roi: _result(guess), 0.5)
+    return found
+
+
+def test_a_head_over_someone_with_a_body_that_is_all_guess_is_dropped():
+    front = _standing(300, 120, 380)
+    seen = _standing(300, 50, 380)                           # head above the front person's, body beside theirs
+    seen[topdown.BODY, 0] += 130
+    assert len(_search(seen)) == 1 and _search(seen)[0].shown > 0.5
+    hidden = seen.copy()
+    hidden[topdown.BODY, :2] = front[topdown.BODY, :2]       # every body joint on the painted person
+    assert _search(hidden) == []

@@ -206,7 +206,8 @@ def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequ
     visibility :data:`BEHIND_VISIBILITY`), its head is on unpainted pixels, it does not share a found
     pose's head, and one of the boxes has its head (:func:`box_has_head`); one per box, the surest,
     then one per body. Its score counts, as a box pose's does, that box's score, and only the share
-    of its body the picture shows (:func:`body_shown`): the rest is a guess. Returns the new
+    of its body the picture shows (:func:`body_shown`): the rest is a guess; one that shows none is
+    dropped. Returns the new
     candidates (source ``"behind"``) and the noise-filled image their keypoints are averaged on.
     """
     if not poses:
@@ -243,4 +244,7 @@ def find_behind(image: np.ndarray, poses: Sequence[np.ndarray], detections: Sequ
             # After the choice (a pose whose guessed body lies beside the front person is no
             # better): its score, as a box pose's, counts the box it was found by.
             c.box, c.shown = boxes[i], body_shown(c.keypoints, mask)
-    return found, filled
+    # A body none of whose joints the picture shows is the model's guess below a head: reported,
+    # it would be a skeleton at score 0 drawn over the front person (seen on a lifter lying on
+    # the floor, filmed from his feet).
+    return [c for c in found if c.shown > 0.0], filled
