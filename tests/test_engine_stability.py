@@ -168,9 +168,12 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
     people, 7 lost, 6 new, 31 of 53, 18.8 %, median 0.38 %. The one more lost and new are the
     acrobats' chaotic third pose on HumanArt 590 under noise; on the 49 yoga photos, which this
     test does not read, the same change took lost / new from 4 / 3 to 0 / 1 (docs/benchmarks.md).
-    Asserted: no worse than that (lost and new now at their bounds; elsewhere one person / one
+    With one more round after the views, on the lattice ROIs around the re-aligned ROI, blended
+    with barycentric weights (``EngineConfig.final_lattice``, session 16: a sub-pixel ROI move keeps
+    the same crops): 59 people, 6 lost, 6 new, 27 of 53, 14.9 %, median 0.19 %.
+    Asserted: no worse than that (lost and new at their bounds; elsewhere one person / about a
     point of slack for another machine's float rounding), so a change that makes it worse fails,
-    and so does the engine without the views (29.3 %); the figures are printed against the target.
+    and so does the engine with the shifted views (18.8 %); the figures are printed against the target.
     """
     people = lost = new = bad_people = 0
     moved: list[np.ndarray] = []
@@ -190,10 +193,10 @@ def test_the_real_target_on_every_still(still_engine, still_poses):
           f"{bad_people} of {people - lost}; visible keypoints beyond 2 %: {share:.3f}, median move "
           f"{100 * float(np.median(allm)):.2f} % (target: 0, 0, 0, 0)")
     assert people >= 59                 # fewer is people behind others missed again, or duplicates gone
-    assert lost <= 7 and new <= 6
-    assert bad_people <= 33             # 29 before the painted search, +3 it adds (above), +1 slack
-    assert share <= 0.21
-    assert float(np.median(allm)) <= 0.0042
+    assert lost <= 6 and new <= 6
+    assert bad_people <= 28
+    assert share <= 0.155
+    assert float(np.median(allm)) <= 0.0022
 
 
 def test_the_same_crop_moves_keypoints_too(still_engine):

@@ -25,11 +25,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgepose.errors import ModelError
-from edgepose.inference import behind, models, topdown
+from edgepose.inference import behind, lattice, models, topdown
 from edgepose.inference import person_detector as persons
 from edgepose.inference.blazepose import ROI_SCALE, Detection, LandmarkModel, LandmarkResult, PoseDetector
 from edgepose.inference.filters import OneEuroFilter
+from edgepose.inference.landmark_choice import (  # noqa: F401
+    LANDMARK_CHOICES,
+    default_landmark,
+    is_movenet,
+    resolve_landmark,
+)
 from edgepose.inference.motion import MotionRegions
 from edgepose.inference.onebody import one_body, one_per_body, same_person
 from edgepose.inference.onebody import pose_scale as _pose_scale
@@ -44,67 +49,14 @@ log = logging.getLogger(__name__)
 
 TILES_PER_FRAME = 8  # video: tile detector calls per frame while a scan is under way
 
-LANDMARK_CHOICES = {"float": "pose_landmark_full", "int8": "pose_landmark_full_int8",
-                    "lean": "pose_landmark_full_lean"}
-
-
-def default_landmark(directory: Path | None = None) -> str:
-    """The landmark model used when nobody says otherwise (``EDGEPOSE_LANDMARK`` overrides it).
-
-    Accuracy first: the float network. Its lean build (the segmentation decoder removed, every
-    other output bit-identical) when `models fetch` has derived it, since it runs in about 0.6x
-    the time; else the fetched file. The int8 build is 2-3x faster on x86 with VNNI but loses
-    1.8 PCK points and drops matched-person PCK below MediaPipe's (docs/benchmarks.md), so it is
-    an opt-in (`model.landmark = "int8"`), to be measured on the Pi 5 before it is the default
-    there.
-    """
-    import os
-
-    env = os.environ.get("EDGEPOSE_LANDMARK")
-    if env:
-        return env
-    try:
-        models.verified_path("pose_landmark_full_lean", directory)
-        return "lean"
-    except ModelError:
-        return "float"
-
-
 def make_engine(config: EngineConfig) -> PoseEngine:
     """The engine for ``config.landmark``: BlazePose, or MoveNet when the model is a MoveNet file."""
     path = resolve_landmark(config.landmark, config.models_dir)
-    if _is_movenet(path):
+    if is_movenet(path):
         from edgepose.inference.movenet import MoveNetEngine
 
         return MoveNetEngine(path, config.threads, config.delegate)  # type: ignore[return-value]
     return PoseEngine(config)
-
-
-def _is_movenet(path: Path) -> bool:
-    from edgepose.inference import runtime
-
-    if "movenet" in path.name.lower():
-        return True
-    try:
-        m = runtime.load(path, 1)
-    except ModelError:
-        return False
-    return [o.shape for o in m.outputs] == [(1, 1, 17, 3)]
-
-
-def resolve_landmark(choice: str | None, directory: Path | None = None) -> Path:
-    """``float``/``lean``/``int8``/``default``/None → the verified manifest model; else a path."""
-    choice = choice or "default"
-    if choice == "default":
-        choice = default_landmark(directory)
-    if choice in LANDMARK_CHOICES:
-        return models.verified_path(LANDMARK_CHOICES[choice], directory)
-    if models.canonical_name(choice) in models.load_manifest()[0]:
-        return models.verified_path(models.canonical_name(choice), directory)
-    p = Path(choice)
-    if not p.is_file():
-        raise ModelError(f"--model {choice}: no such file; use default, float, lean, int8 or the path of a .tflite")
-    return p
 
 
 @dataclass
@@ -134,18 +86,18 @@ class EngineConfig:
         when it has been fetched: on still images always, in video for lock-on only.
     person_every: in video, while someone is missing, the person detector runs at most every this
         many frames (its call costs several landmark calls).
-    final_views: on still images, each reported pose's keypoints are averaged over this many
-        views of its final ROI (itself, its mirror, crops shifted by ``FINAL_SHIFT`` of the side
-        and their mirrors; :meth:`PoseEngine._averaged_views`): the landmark network moves
-        keypoints under imperceptible input changes, and the average of several views moves
-        less. 1 = off. Who is found is not affected (the views run after every decision), nor
-        is video. 5 measured: visible keypoints moved beyond 2 % of the height by one grey
-        level of noise 29.3 % -> 25.4 %, PCK@0.2 0.9036 -> 0.9042, OKS AP 0.507 -> 0.526, for
-        about 1.2x the still-image time (1.19x alternated image by image; infer contract 15.4 -> 18.8 s; docs/benchmarks.md).
+    final_views: on still images, each reported pose's keypoints are averaged over several views
+        of its final ROI (:meth:`PoseEngine._averaged_views`): the landmark network moves
+        keypoints under imperceptible input changes, and an average moves less. 1 = off; else
+        this many views (itself, its mirror, crops shifted by ``FINAL_SHIFT`` and their mirrors). Who is found is not affected (the views run after every decision), nor
+        is video. Measured in docs/benchmarks.md ("noise stability", "lattice-blended views").
     final_rounds: 2 takes the views a second time around a ROI re-aligned from the first round's
-        mean alignment points (:meth:`PoseEngine._averaged_views`). Measured against 1: keypoints
-        moved beyond 2 % 24.9 % -> 23.7 %, people with a bad keypoint 41 -> 37 of 59, OKS AP
-        0.526 -> 0.553, PCK@0.2 unchanged (0.9042), for 1.23x the still-image time.
+        mean alignment points: keypoints beyond 2 % 24.9 % -> 23.7 %, OKS AP 0.526 -> 0.553.
+    final_lattice: after the views and the one-pose-per-body check, one more round on the 5
+        lattice ROIs around the views' re-aligned ROI and their mirrors, blended with barycentric
+        weights (:mod:`edgepose.inference.lattice`), so a sub-pixel ROI move keeps the crops:
+        keypoints beyond 2 % 18.8 % -> 14.9 %, median move 0.38 % -> 0.19 % of the height, OKS
+        AP 0.560 -> 0.567, for 1.27x the still-image time (docs/benchmarks.md).
     behind: on still images, look for people half hidden behind those found, with the found
         people painted out (:mod:`edgepose.inference.behind`). Measured on the ``infer`` set:
         recall 0.9248 -> 0.970, PCK@0.2 all 0.9042 -> 0.947, OKS AP 0.5553 -> 0.559, for one more
@@ -174,6 +126,7 @@ class EngineConfig:
     final_rounds: int = 2
     behind: bool = True
     contrast_below: float = 90.0
+    final_lattice: bool = True
 
     @classmethod
     def from_config(cls, cfg: Config, landmark: str | None = None, max_people: int | None = None) -> EngineConfig:
@@ -236,6 +189,7 @@ MOTION_MIN_VISIBILITY = 0.6
 MOTION_BELOW_SCALE = 3.2  # then a square this times the region's longer side...
 MOTION_BELOW_SHIFT = 0.8  # ...centred this many region sides below its centre
 FINAL_SHIFT = 0.02  # stills: the shifted views of a reported pose's ROI, share of its side
+LATTICE_ANCHOR = 0.001  # stills: the previous estimate's weight in a lattice blend (lattice.blend)
 FINAL_SOFT = 0.03   # stills: a view's keypoint weighs exp(-(d / (this x side))^2)
 PERSON_SEARCH_S = 0.25   # live: the person detector's longest wait while someone is missing
 
@@ -395,11 +349,15 @@ class PoseEngine:
             found, painted = self._behind(image, kept)
             found = found[: self.config.max_people - len(kept)]
         if self.config.final_views > 1:
-            for c in kept:
-                c.result.keypoints[:, :2] = self._averaged_views(image, c.result)
-            for c in found:
-                c.result.keypoints[:, :2] = self._averaged_views(painted, c.result)
-            kept = [kept[i] for i in one_per_body([c.keypoints for c in kept], boxes)]  # the views may join two
+            rois = [self._averaged_views(image, c.result) for c in kept]
+            found_rois = [self._averaged_views(painted, c.result) for c in found]
+            keep = one_per_body([c.keypoints for c in kept], boxes)  # the views may join two
+            kept, rois = [kept[i] for i in keep], [rois[i] for i in keep]
+            if self.config.final_lattice:
+                for c, roi in zip(kept, rois, strict=True):
+                    self._lattice_round(image, c.result, roi)
+                for c, roi in zip(found, found_rois, strict=True):
+                    self._lattice_round(painted, c.result, roi)
         kept += found
         return [Pose(c.keypoints.copy(), topdown.pose_quality(c), z=c.result.z.copy()) for c in kept]
 
@@ -414,26 +372,42 @@ class PoseEngine:
         self.stats.person_calls = self.persons.calls
         return found, painted
 
-    def _averaged_views(self, image: np.ndarray, r: LandmarkResult) -> np.ndarray:
-        """Keypoints of a reported still-image pose averaged over views of its final ROI: the
-        mirrored crop, and crops shifted by +-FINAL_SHIFT of the side (each also mirrored), up to
-        ``final_views`` views with the pose itself. Each view's keypoint counts with a weight
-        continuous in its distance from the anchor pose's (``exp(-(d / (FINAL_SOFT x side))^2)``),
-        so a view that sees another limb configuration does not drag a keypoint, and a small
-        change of the views changes the result a little. With ``final_rounds`` 2 the views are
-        taken again around a ROI from the mean of all views' alignment points (itself less moved
-        by noise than one view's), anchored at the first round's average."""
+    def _averaged_views(self, image: np.ndarray, r: LandmarkResult) -> Roi:
+        """A reported still-image pose's keypoints (in ``r``, in place) averaged over views of its
+        final ROI (:meth:`_views_mean`), which move less under imperceptible image changes than
+        one view. With ``final_rounds`` 2 the views are taken again around a ROI from the mean of
+        all views' alignment points (itself less moved by noise than one view's), anchored at the
+        first round's average. Returns the ROI the last round's alignment points give."""
         kp, aux = self._views_mean(image, r.roi, r.keypoints[:, :2].astype(np.float64), r)
         for _ in range(self.config.final_rounds - 1):
-            roi = roi_from_alignment(aux[0], aux[1], ROI_SCALE)
-            self.stats.landmark_calls += 1
-            kp, aux = self._views_mean(image, roi, kp, self.landmarks.run(image, roi))
-        return kp.astype(np.float32)
+            kp, aux = self._views_mean(image, roi_from_alignment(aux[0], aux[1], ROI_SCALE), kp, None)
+        r.keypoints[:, :2] = kp
+        return roi_from_alignment(aux[0], aux[1], ROI_SCALE)
+
+    def _lattice_round(self, image: np.ndarray, r: LandmarkResult, roi: Roi) -> None:
+        """``r``'s keypoints (in place) blended over the lattice ROIs around ``roi`` and their
+        mirrors (:mod:`edgepose.inference.lattice`), anchored at the views' average: crops that
+        stay the same pixels when the ROI moves by a fraction of a pixel, with weights that move
+        continuously. Run after the one-pose-per-body check on the views' poses, which the views
+        decide (they join a ghost to its body; the lattice, holding its anchor, would not)."""
+        got, bary = [], []
+        for corner, w in lattice.simplex_rois(roi):
+            got += [self.landmarks.run(image, corner), self.landmarks.mirrored(image, corner)]
+            bary += [w, w]
+        self.stats.landmark_calls += len(got)
+        kp, _ = lattice.blend(np.stack([g.keypoints[:, :2].astype(np.float64) for g in got]),
+                              np.stack([g.aux.astype(np.float64) for g in got]), np.asarray(bary),
+                              r.keypoints[:, :2].astype(np.float64), FINAL_SOFT * roi.size, LATTICE_ANCHOR)
+        r.keypoints[:, :2] = kp
 
     def _views_mean(self, image: np.ndarray, roi: Roi, anchor: np.ndarray,
-                    own: LandmarkResult) -> tuple[np.ndarray, np.ndarray]:
-        """(weighted mean keypoints, mean alignment points) of ``own`` (weight 1) and the views
-        of ``roi`` (weights from their distance to ``anchor``)."""
+                    own: LandmarkResult | None) -> tuple[np.ndarray, np.ndarray]:
+        """(weighted mean keypoints, mean alignment points) of ``own`` (weight 1; run here when
+        None) and up to ``final_views`` - 1 mirrored and +-FINAL_SHIFT shifted views of ``roi``,
+        each keypoint weighing ``exp(-(d / (FINAL_SOFT x side))^2)`` by its distance to ``anchor``."""
+        if own is None:
+            self.stats.landmark_calls += 1
+            own = self.landmarks.run(image, roi)
         d = FINAL_SHIFT * roi.size
         views = [lambda: self.landmarks.mirrored(image, roi)]
         for dx, dy in ((d, d), (-d, -d), (d, -d), (-d, d)):
