@@ -90,7 +90,7 @@ class EngineConfig:
         of its final ROI (:meth:`PoseEngine._averaged_views`): the landmark network moves
         keypoints under imperceptible input changes, and an average moves less. 1 = off; else
         this many views (itself, its mirror, crops shifted by ``FINAL_SHIFT`` and their mirrors). Who is found is not affected (the views run after every decision), nor
-        is video. Measured in docs/benchmarks.md ("noise stability", "lattice-blended views").
+        is video. Measured in docs/benchmarks.md ("noise stability", "lattice-blended final round").
     final_rounds: 2 takes the views a second time around a ROI re-aligned from the first round's
         mean alignment points: keypoints beyond 2 % 24.9 % -> 23.7 %, OKS AP 0.526 -> 0.553.
     final_lattice: after the views and the one-pose-per-body check, one more round on the 5
